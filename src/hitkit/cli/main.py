@@ -1,0 +1,21 @@
+"""`hitkit`: the entry point; command groups live in their own modules."""
+
+from __future__ import annotations
+
+import typer
+
+from hitkit import __version__
+from hitkit.cli import server
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="hitkit: an MTurk-compatible marketplace and toolkit.")
+app.add_typer(server.app, name="server")
+
+
+@app.command()
+def version() -> None:
+    """Print hitkit's version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,241 @@
+"""`hitkit server ...`: initialise, run and administer a hitkit marketplace server."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from sqlalchemy import select
+
+from hitkit.mturk.fees import CurrencyError, format_cents, parse_currency
+from hitkit.server.aws_profile import PROFILE, write_profile
+from hitkit.server.config import DEFAULT_PORT, ServerConfig, load_config
+from hitkit.server.domain import accounts
+from hitkit.server.domain.ledger import balances, deposit
+from hitkit.server.store import db
+from hitkit.server.store.tables import access_keys, requesters
+
+app = typer.Typer(no_args_is_help=True, help="Run and administer a hitkit marketplace server.")
+requester_app = typer.Typer(no_args_is_help=True, help="Requester accounts.")
+worker_app = typer.Typer(no_args_is_help=True, help="Worker accounts.")
+funds_app = typer.Typer(no_args_is_help=True, help="Requester funds.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(requester_app, name="requester")
+app.add_typer(worker_app, name="worker")
+app.add_typer(funds_app, name="funds")
+app.add_typer(db_app, name="db")
+
+console = Console(stderr=True)
+DataDir = typer.Option(None, "--data-dir", help="Server data directory (default: $HITKIT_DATA_DIR or ./.hitkit-server).")
+
+
+def fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _engine(cfg: ServerConfig, *, must_exist: bool = True):  # type: ignore[no-untyped-def]
+    engine = db.make_engine(cfg.database_url)
+    if must_exist and db.current_revision(engine) is None:
+        fail(f"No hitkit server is initialised at {cfg.data_dir}: run `hitkit server init --data-dir {cfg.data_dir}`.")
+    return engine
+
+
+def _print_json(data: dict) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+@app.command()
+def init(
+    data_dir: Optional[Path] = DataDir,
+    json_out: bool = typer.Option(False, "--json", help="Print the credentials as JSON."),
+    port: int = typer.Option(DEFAULT_PORT, help="Port the server will listen on (written into the AWS profile)."),
+    fee_schedule: str = typer.Option("mturk", help="Fee schedule: mturk (MTurk's 2015 fees) or none."),
+    no_profile: bool = typer.Option(False, "--no-profile", help="Do not write the hitkit-local AWS profile."),
+) -> None:
+    """Create the data directory, database, an admin and a first requester; write the hitkit-local AWS profile."""
+    cfg = load_config(data_dir)
+    if fee_schedule not in ("mturk", "none"):
+        fail(f"--fee-schedule must be mturk or none, not {fee_schedule!r}.")
+    fresh = not cfg.settings_file.exists()
+    if fresh:
+        cfg.fee_schedule = fee_schedule
+        cfg.save()
+    engine = _engine(cfg, must_exist=False)
+    db.upgrade(engine)
+    now = time.time()
+    with engine.begin() as conn:
+        first = conn.execute(
+            select(requesters.c.id, requesters.c.name, access_keys.c.access_key_id, access_keys.c.secret)
+            .join(access_keys, access_keys.c.requester_id == requesters.c.id)
+            .where(access_keys.c.active.is_(True))
+            .order_by(requesters.c.created_at)
+        ).first()
+        if first is None:
+            requester_id, creds = accounts.create_requester(conn, "default", now, cfg.starting_balance_cents)
+            name, key, secret = "default", creds.aws_access_key_id, creds.aws_secret_access_key
+        else:
+            requester_id, name, key, secret = first
+        _, admin_token = accounts.create_admin(conn, f"admin-{int(now)}", now)
+    engine.dispose()
+    endpoint = f"http://127.0.0.1:{port}"
+    files = None if no_profile else write_profile(key, secret, endpoint)
+    out = {
+        "requester": {"name": name, "requester_id": requester_id, "aws_access_key_id": key, "aws_secret_access_key": secret},
+        "admin": {"token": admin_token},
+        "data_dir": str(cfg.data_dir),
+        "database_url": cfg.database_url if not cfg.database_url.startswith("postgresql") else "(from HITKIT_DATABASE_URL)",
+        "endpoint_url": endpoint,
+        "aws_profile": None if no_profile else PROFILE,
+        "created": fresh,
+    }
+    if json_out:
+        _print_json(out)
+        return
+    console.print(f"[green]hitkit server {'initialised' if fresh else 'already initialised'}[/green] in {cfg.data_dir}")
+    console.print(f"requester [bold]{name}[/bold]: access key {key}")
+    console.print(f"admin token: {admin_token}  (shown once)")
+    if files:
+        console.print(f"AWS profile [bold]{PROFILE}[/bold] written to {files[0]} and {files[1]}")
+    console.print(f"next: [bold]hitkit server run --data-dir {cfg.data_dir}[/bold]")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def run(
+    data_dir: Optional[Path] = DataDir,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(DEFAULT_PORT, help="Port (0 picks a free one)."),
+    allow_clock_control: bool = typer.Option(
+        False, "--allow-clock-control", help="Expose POST /api/admin/v1/clock for tests (loopback hosts only)."
+    ),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Serve the MTurk API, the worker API and admin routes until SIGTERM/SIGINT."""
+    import uvicorn
+
+    from hitkit.server.app import NotInitialized, create_app
+
+    if allow_clock_control and not _is_loopback(host):
+        fail("--allow-clock-control is refused unless --host is a loopback address (127.0.0.1, ::1, localhost).")
+    cfg = load_config(data_dir)
+    cfg.allow_clock_control = allow_clock_control
+    try:
+        application = create_app(cfg)
+    except NotInitialized as e:
+        fail(str(e))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        fail(f"cannot listen on {host}:{port}: {e.strerror}")
+    sock.listen(2048)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    typer.echo(f"hitkit server listening on http://{shown}:{bound}", err=False)
+    server = uvicorn.Server(uvicorn.Config(application, log_level=log_level, access_log=False, lifespan="on"))
+    server.run(sockets=[sock])
+
+
+@requester_app.command("create")
+def requester_create(
+    name: str, data_dir: Optional[Path] = DataDir, json_out: bool = typer.Option(False, "--json")
+) -> None:
+    """Create a requester with API credentials and the starting balance."""
+    cfg = load_config(data_dir)
+    engine = _engine(cfg)
+    try:
+        with engine.begin() as conn:
+            requester_id, creds = accounts.create_requester(conn, name, time.time(), cfg.starting_balance_cents)
+    except accounts.AccountError as e:
+        fail(str(e))
+    out = {"requester_id": requester_id, "name": name, "aws_access_key_id": creds.aws_access_key_id,
+           "aws_secret_access_key": creds.aws_secret_access_key}
+    if json_out:
+        _print_json(out)
+    else:
+        console.print(f"requester [bold]{name}[/bold] ({requester_id})")
+        console.print(f"aws_access_key_id = {creds.aws_access_key_id}\naws_secret_access_key = {creds.aws_secret_access_key}")
+
+
+@funds_app.command("add")
+def funds_add(
+    requester: str = typer.Argument(..., help="Requester name, id or access key id."),
+    amount: str = typer.Argument(..., help="Dollars, e.g. 250 or 99.50."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Top up a requester's balance."""
+    try:
+        cents = parse_currency(amount)
+    except CurrencyError:
+        fail(f"AMOUNT must be dollars with at most two decimals (e.g. 250 or 99.50), not {amount!r}.")
+    if cents <= 0:
+        fail("AMOUNT must be more than 0.")
+    engine = _engine(load_config(data_dir))
+    try:
+        with engine.begin() as conn:
+            row = accounts.find_requester(conn, requester)
+            deposit(conn, row.id, cents, time.time(), memo="funds add")
+            available, held = balances(conn, row.id)
+    except accounts.AccountError as e:
+        fail(str(e))
+    console.print(f"added {format_cents(cents)} to {row.name}: available {format_cents(available)}, on hold {format_cents(held)}")
+
+
+@worker_app.command("create")
+def worker_create(
+    name: str,
+    data_dir: Optional[Path] = DataDir,
+    country: Optional[str] = typer.Option("US", help="ISO 3166 country (Worker_Locale)."),
+    subdivision: Optional[str] = typer.Option(None, help="ISO 3166-2 subdivision, e.g. CA."),
+    adult: bool = typer.Option(False, "--adult", help="Worker_Adult = 1."),
+    masters: bool = typer.Option(False, "--masters", help="Holds the Masters qualification."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a worker and its API token."""
+    engine = _engine(load_config(data_dir))
+    try:
+        with engine.begin() as conn:
+            worker_id, token = accounts.create_worker(
+                conn, name, time.time(), country=country, subdivision=subdivision, adult=adult, masters=masters
+            )
+    except accounts.AccountError as e:
+        fail(str(e))
+    if json_out:
+        _print_json({"WorkerId": worker_id, "token": token, "name": name})
+    else:
+        console.print(f"worker [bold]{name}[/bold]: WorkerId {worker_id}\ntoken: {token}  (shown once)")
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: Optional[Path] = DataDir) -> None:
+    """Apply pending schema migrations."""
+    engine = _engine(load_config(data_dir), must_exist=False)
+    db.upgrade(engine)
+    console.print(f"database at revision {db.current_revision(engine)}")
+
+
+@db_app.command("check")
+def db_check(data_dir: Optional[Path] = DataDir) -> None:
+    """Exit 0 when the schema is current, 1 (with what to do) when not."""
+    engine = _engine(load_config(data_dir), must_exist=False)
+    current, head = db.current_revision(engine), db.head_revision()
+    if current != head:
+        fail(f"database at revision {current}, hitkit needs {head}: run `hitkit server db upgrade`.")
+    console.print(f"database schema is current ({head})")

@@ -1,0 +1,116 @@
+"""The ASGI application: the MTurk API at `POST /`, the worker API, externalSubmit and admin routes, and the
+background sweeper and notification delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hitkit import __version__
+from hitkit.server.clock import Clock
+from hitkit.server.config import ServerConfig
+from hitkit.server.domain.sweeper import sweep
+from hitkit.server.notification_delivery import deliver_pending
+from hitkit.server.runtime import Runtime
+from hitkit.server.store.db import current_revision, head_revision, make_engine
+from hitkit.server.web import admin_api, external_submit, worker_api
+from hitkit.server.api.dispatch import encode
+
+log = logging.getLogger("hitkit.server")
+MAX_API_BODY = 1024 * 1024  # a 64 KiB question, escaped, fits many times over
+
+
+class NotInitialized(RuntimeError):
+    pass
+
+
+async def mturk_api(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    request_id = str(uuid.uuid4())
+    headers = {"x-amzn-RequestId": request_id, "content-type": "application/x-amz-json-1.1"}
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_API_BODY:
+        body = {"__type": "RequestEntityTooLargeException", "Message": "Request body is larger than 1 MiB."}
+        return Response(encode(body), status_code=413, headers=headers)
+    raw = await request.body()
+    if len(raw) > MAX_API_BODY:
+        body = {"__type": "RequestEntityTooLargeException", "Message": "Request body is larger than 1 MiB."}
+        return Response(encode(body), status_code=413, headers=headers)
+    url = str(request.url.replace(query=""))
+    answer = await runtime.run(
+        lambda: runtime.service.handle(request.headers.get("x-amz-target"), request.headers, raw, url)
+    )
+    return Response(encode(answer.body), status_code=answer.status, headers=headers)
+
+
+async def root_info(request: Request) -> JSONResponse:
+    return JSONResponse({"service": "hitkit", "version": __version__, "mturk_api": "POST / (AWS JSON 1.1, SigV4)"})
+
+
+async def _background(app: Starlette) -> None:
+    runtime: Runtime = app.state.runtime
+    interval = runtime.config.sweep_interval
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                offset = await runtime.transaction(admin_api.load_offset, read_only=True)
+                runtime.clock.set_offset(offset)
+                report = await runtime.run(
+                    lambda: sweep(runtime.service.in_transaction, runtime.clock.now(), runtime.config.fee_schedule)
+                )
+                app.state.sweeper_status = {"last_run": runtime.clock.now(), "last_report": report.__dict__}
+                await deliver_pending(runtime, client)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep sweeping; the error is in the log and on the health page
+                log.exception("sweeper pass failed")
+                app.state.sweeper_status = {**app.state.sweeper_status, "last_error": "see server log"}
+            await asyncio.sleep(interval)
+
+
+def create_app(config: ServerConfig, clock: Clock | None = None) -> Starlette:
+    """The hitkit server for `config`'s database, which must have been initialised (`hitkit server init`)."""
+    engine = make_engine(config.database_url)
+    current = current_revision(engine)
+    if current is None:
+        raise NotInitialized(
+            f"The database at {engine.url.render_as_string(hide_password=True)} has no hitkit tables: "
+            f"run `hitkit server init --data-dir {config.data_dir}` first."
+        )
+    if current != head_revision():
+        raise NotInitialized(
+            f"The database schema is at revision {current} but this hitkit needs {head_revision()}: "
+            "run `hitkit server db upgrade`."
+        )
+    runtime = Runtime(engine, config, clock or Clock())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(_background(app))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            engine.dispose()
+
+    routes = [
+        Route("/", mturk_api, methods=["POST"]),
+        Route("/", root_info, methods=["GET"]),
+        *worker_api.routes,
+        *external_submit.routes,
+        *admin_api.routes,
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.sweeper_status = {}
+    return app

@@ -1,0 +1,31 @@
+"""Marketplace events (AssignmentSubmitted, HITExpired, ...): recorded for every change, and queued for delivery
+when the HIT type's notification settings ask for that event. Delivery is `notifications.deliver_pending`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Connection, insert, select
+
+from hitkit.server.store.tables import events, notification_settings
+
+
+def emit(
+    conn: Connection, *, requester_id: str, hit_type_id: str | None, event_type: str, now: float,
+    hit_id: str | None = None, assignment_id: str | None = None,
+) -> None:
+    """Record one event, with the destination it must be delivered to if its HIT type subscribes to it."""
+    destination = None
+    if hit_type_id is not None:
+        spec = conn.execute(
+            select(notification_settings).where(notification_settings.c.hit_type_id == hit_type_id)
+        ).first()
+        if spec is not None and spec.active and event_type in json.loads(spec.event_types):
+            destination = json.dumps({"Destination": spec.destination, "Transport": spec.transport})
+    conn.execute(
+        insert(events).values(
+            requester_id=requester_id, hit_type_id=hit_type_id, hit_id=hit_id, assignment_id=assignment_id,
+            event_type=event_type, event_time=now, destination=destination, attempts=0,
+        )
+    )

@@ -1,0 +1,110 @@
+"""Money as an append-only ledger, written in the same transaction as the state change it pays for.
+
+Two accounts per requester: `available` and `held`. A HIT's reservation (its liability) is the sum of its `held`
+rows; `reconcile_hit` moves exactly the difference between that and what the HIT could still cost, so the
+reservation always matches the derived state:
+- unexpired HIT: (MaxAssignments - approved - rejected) x (reward + fee);
+- expired HIT: (in flight + submitted) x (reward + fee); disposed: 0.
+Payments come out of `held` (reward to the worker, fee to the marketplace); bonuses out of `available`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Row, func, insert, select
+
+from hitkit.mturk.fees import assignment_fee_cents, bonus_fee_cents
+from hitkit.server.api.errors import insufficient_funds
+from hitkit.server.domain.eligibility import parse_requirements, uses_masters
+from hitkit.server.domain.hit_state import HitCounts, counts_for
+from hitkit.server.store.queries import get_hit, requirements_of
+from hitkit.server.store.tables import ledger
+
+
+def balances(conn: Connection, requester_id: str) -> tuple[int, int]:
+    """(available, held) in cents."""
+    rows = conn.execute(
+        select(ledger.c.account, func.coalesce(func.sum(ledger.c.amount_cents), 0))
+        .where(ledger.c.requester_id == requester_id)
+        .group_by(ledger.c.account)
+    ).all()
+    by = {acct: int(total) for acct, total in rows}
+    return by.get("available", 0), by.get("held", 0)
+
+
+def _row(conn: Connection, requester_id: str, account: str, cents: int, kind: str, now: float, **refs: str | None) -> None:
+    conn.execute(
+        insert(ledger).values(
+            requester_id=requester_id, account=account, amount_cents=cents, kind=kind, created_at=now, **refs
+        )
+    )
+
+
+def deposit(conn: Connection, requester_id: str, cents: int, now: float, memo: str = "deposit") -> None:
+    _row(conn, requester_id, "available", cents, "deposit", now, memo=memo)
+
+
+def fee_for(hit: Row, schedule: str) -> int:
+    """The fee on one assignment of `hit` (a row with the HIT's and its type's columns)."""
+    masters = uses_masters(parse_requirements(requirements_of(hit)))
+    return assignment_fee_cents(hit.reward_cents, max_assignments=hit.max_assignments, masters=masters, schedule=schedule)
+
+
+def outstanding(hit: Row, counts: HitCounts, now: float) -> int:
+    """How many more assignments of `hit` may still be paid for."""
+    if hit.disposed_at is not None:
+        return 0
+    if now >= hit.expiration:
+        return counts.pending + counts.submitted
+    return max(0, hit.max_assignments - counts.approved - counts.rejected)
+
+
+def reconcile_hit(conn: Connection, hit_id: str, now: float, schedule: str) -> int:
+    """Make the HIT's reservation match what it may still cost. Raises InsufficientFunds (and the caller's
+    transaction rolls back) when more must be held than is available. Returns the amount moved."""
+    hit = get_hit(conn, hit_id)
+    if hit is None:
+        return 0
+    counts = counts_for(conn, [hit_id], now).get(hit_id, HitCounts())
+    target = outstanding(hit, counts, now) * (hit.reward_cents + fee_for(hit, schedule))
+    held = conn.execute(
+        select(func.coalesce(func.sum(ledger.c.amount_cents), 0)).where(
+            ledger.c.hit_id == hit_id, ledger.c.account == "held"
+        )
+    ).scalar_one()
+    delta = target - int(held)
+    if delta == 0:
+        return 0
+    if delta > 0:
+        available, _ = balances(conn, hit.requester_id)
+        if available < delta:
+            raise insufficient_funds()
+    kind = "reserve" if delta > 0 else "release"
+    _row(conn, hit.requester_id, "available", -delta, kind, now, hit_id=hit_id)
+    _row(conn, hit.requester_id, "held", delta, kind, now, hit_id=hit_id)
+    return delta
+
+
+def pay_assignment(conn: Connection, hit: Row, assignment: Row, now: float, schedule: str) -> None:
+    """Pay the reward to the worker and the fee, from the HIT's reservation, then re-balance it."""
+    fee = fee_for(hit, schedule)
+    refs = dict(hit_id=hit.id, assignment_id=assignment.id, worker_id=assignment.worker_id)
+    _row(conn, hit.requester_id, "held", -hit.reward_cents, "reward", now, **refs)
+    if fee:
+        _row(conn, hit.requester_id, "held", -fee, "fee", now, **refs)
+    reconcile_hit(conn, hit.id, now, schedule)
+
+
+def pay_bonus(
+    conn: Connection, requester_id: str, *, bonus_id: str, worker_id: str, assignment_id: str, hit_id: str,
+    cents: int, now: float, schedule: str,
+) -> int:
+    """Pay a bonus and its fee out of the available balance. Returns the fee. Raises InsufficientFunds."""
+    fee = bonus_fee_cents(cents, schedule=schedule)
+    available, _ = balances(conn, requester_id)
+    if available < cents + fee:
+        raise insufficient_funds()
+    refs = dict(hit_id=hit_id, assignment_id=assignment_id, worker_id=worker_id, bonus_id=bonus_id)
+    _row(conn, requester_id, "available", -cents, "bonus", now, **refs)
+    if fee:
+        _row(conn, requester_id, "available", -fee, "bonus_fee", now, **refs)
+    return fee

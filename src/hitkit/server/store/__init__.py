@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, engine set-up, Alembic migrations. SQLite (WAL) or PostgreSQL."""

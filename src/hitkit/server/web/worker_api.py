@@ -1,0 +1,254 @@
+"""The worker HTTP API (JSON, not part of MTurk): discover, accept, read, submit and return assignments, request
+qualifications. Simulated crowds and the worker pages use it. Errors: `{"error": {"code", "message"}}` with 4xx.
+Authentication: `Authorization: Bearer TOKEN` from `hitkit server worker create`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from sqlalchemy import Connection, Row, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hitkit.mturk.fees import format_cents
+from hitkit.mturk.xml import QuestionXMLError, parse_question
+from hitkit.server.domain.answers import encode_submission
+from hitkit.server.domain import assignment_flow, hit_state
+from hitkit.server.domain.accounts import token_subject
+from hitkit.server.domain.assignment_flow import FlowError
+from hitkit.server.runtime import Runtime
+from hitkit.server.store.queries import get_assignment, get_hit, hit_with_type
+from hitkit.server.store.tables import hits, requesters, workers
+
+MAX_PAGE = 100
+
+
+class WorkerApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def bearer_worker(conn: Connection, request: Request) -> Row:
+    """The worker whose bearer token came with the request."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise WorkerApiError(401, "unauthenticated", "Send the worker's token as 'Authorization: Bearer TOKEN'.")
+    worker_id = token_subject(conn, token.strip(), "worker")
+    worker = conn.execute(select(workers).where(workers.c.id == worker_id)).first() if worker_id else None
+    if worker is None:
+        raise WorkerApiError(401, "invalid_token", "The worker token is not valid.")
+    if not worker.active:
+        raise WorkerApiError(403, "worker_inactive", "This worker account is deactivated.")
+    return worker
+
+
+async def _json(request: Request) -> dict:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except ValueError:
+        raise WorkerApiError(400, "bad_json", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise WorkerApiError(400, "bad_json", "The request body must be a JSON object.")
+    return body
+
+
+def endpoint(fn):  # type: ignore[no-untyped-def]
+    """Wrap a handler `(runtime, request) -> (status, body)`: map refusals to the error shape."""
+
+    async def route(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            status, body = await fn(runtime, request)
+            return JSONResponse(body, status_code=status)
+        except WorkerApiError as e:
+            return error_response(e.status, e.code, e.message)
+        except FlowError as e:
+            return error_response(e.status, e.code, e.message)
+
+    return route
+
+
+def hit_summary(row: Row, state: hit_state.HitState, requester_name: str | None = None) -> dict:
+    return {
+        "HITId": row.id,
+        "HITTypeId": row.hit_type_id,
+        "Title": row.title,
+        "Description": row.description,
+        "Keywords": row.keywords,
+        "Reward": format_cents(row.reward_cents),
+        "AssignmentDurationInSeconds": row.assignment_duration,
+        "Expiration": row.expiration,
+        "HITStatus": state.status,
+        "NumberOfAssignmentsAvailable": state.available,
+        "Requester": requester_name,
+        "RequesterId": row.requester_id,
+    }
+
+
+@endpoint
+async def list_hits(runtime: Runtime, request: Request) -> tuple[int, dict]:
+    try:
+        limit = min(MAX_PAGE, max(1, int(request.query_params.get("limit", "50"))))
+        after = int(request.query_params.get("after", "0"))
+    except ValueError:
+        raise WorkerApiError(400, "bad_parameter", "limit and after must be whole numbers.") from None
+    hit_type = request.query_params.get("hit_type_id")
+
+    def work(conn: Connection) -> dict:
+        worker = bearer_worker(conn, request)
+        now = runtime.clock.now()
+        out: list[dict] = []
+        cursor = after
+        names = dict(conn.execute(select(requesters.c.id, requesters.c.name)).all())
+        while len(out) < limit:
+            q = hit_with_type.where(hits.c.disposed_at.is_(None), hits.c.expiration > now, hits.c.seq > cursor)
+            if hit_type:
+                q = q.where(hits.c.hit_type_id == hit_type)
+            rows = conn.execute(q.order_by(hits.c.seq).limit(limit * 2)).all()
+            if not rows:
+                cursor = 0
+                break
+            counts = hit_state.counts_for(conn, [r.id for r in rows], now)
+            for r in rows:
+                cursor = r.seq
+                state = hit_state.derive_state(
+                    max_assignments=r.max_assignments, expiration=r.expiration, disposed=False,
+                    reviewing=r.reviewing, counts=counts.get(r.id, hit_state.HitCounts()), now=now,
+                )
+                if state.available <= 0:
+                    continue
+                if not assignment_flow.eligibility(conn, worker, r, "Discover", now).allowed:
+                    continue
+                accept = assignment_flow.eligibility(conn, worker, r, "Accept", now)
+                item = hit_summary(r, state, names.get(r.requester_id))
+                item["CanAccept"] = accept.allowed
+                if not accept.allowed:
+                    item["Reason"] = accept.reason
+                out.append(item)
+                if len(out) >= limit:
+                    break
+        body: dict[str, Any] = {"hits": out}
+        if cursor and len(out) >= limit:
+            body["next"] = cursor
+        return body
+
+    return 200, await runtime.transaction(work, read_only=True)
+
+
+@endpoint
+async def accept_hit(runtime: Runtime, request: Request) -> tuple[int, dict]:
+    hit_id = request.path_params["hit_id"]
+
+    def work(conn: Connection) -> dict:
+        worker = bearer_worker(conn, request)
+        a = assignment_flow.accept(conn, worker, hit_id, runtime.clock.now())
+        return {"AssignmentId": a.id, "HITId": a.hit_id, "Deadline": a.deadline, "AcceptTime": a.accept_time}
+
+    return 200, await runtime.transaction(work)
+
+
+def _own_assignment(conn: Connection, worker: Row, assignment_id: str) -> Row:
+    a = get_assignment(conn, assignment_id)
+    if a is None or a.worker_id != worker.id:
+        raise WorkerApiError(404, "assignment_not_found", f"Assignment {assignment_id} does not exist for this worker.")
+    return a
+
+
+@endpoint
+async def get_assignment_route(runtime: Runtime, request: Request) -> tuple[int, dict]:
+    assignment_id = request.path_params["assignment_id"]
+
+    def work(conn: Connection) -> dict:
+        worker = bearer_worker(conn, request)
+        a = _own_assignment(conn, worker, assignment_id)
+        hit = get_hit(conn, a.hit_id)
+        now = runtime.clock.now()
+        status = a.status
+        if status == "Accepted" and a.deadline <= now:
+            status = "Abandoned"
+        kind = parse_question(hit.question).kind if hit.question else None
+        return {
+            "AssignmentId": a.id,
+            "HITId": a.hit_id,
+            "WorkerId": a.worker_id,
+            "Status": status,
+            "AcceptTime": a.accept_time,
+            "Deadline": a.deadline,
+            "SubmitTime": a.submit_time,
+            "Title": hit.title,
+            "Description": hit.description,
+            "Reward": format_cents(hit.reward_cents),
+            "Question": hit.question,
+            "QuestionKind": kind,
+        }
+
+    return 200, await runtime.transaction(work, read_only=True)
+
+
+@endpoint
+async def submit_assignment(runtime: Runtime, request: Request) -> tuple[int, dict]:
+    assignment_id = request.path_params["assignment_id"]
+    body = await _json(request)
+
+    def work(conn: Connection) -> dict:
+        worker = bearer_worker(conn, request)
+        a = _own_assignment(conn, worker, assignment_id)
+        hit = get_hit(conn, a.hit_id)
+        try:
+            answer = encode_submission(hit.question, body.get("answers", {}))
+        except QuestionXMLError as e:
+            raise WorkerApiError(400, "invalid_answer", e.message) from None
+        done = assignment_flow.submit(conn, a.id, worker.id, answer, runtime.clock.now(), runtime.config.fee_schedule)
+        return {"AssignmentId": done.id, "Status": done.status, "SubmitTime": done.submit_time}
+
+    return 200, await runtime.transaction(work)
+
+
+@endpoint
+async def return_assignment(runtime: Runtime, request: Request) -> tuple[int, dict]:
+    assignment_id = request.path_params["assignment_id"]
+
+    def work(conn: Connection) -> dict:
+        worker = bearer_worker(conn, request)
+        a = _own_assignment(conn, worker, assignment_id)
+        assignment_flow.return_assignment(conn, a.id, worker.id, runtime.clock.now(), runtime.config.fee_schedule)
+        return {"AssignmentId": a.id, "Status": "Returned"}
+
+    return 200, await runtime.transaction(work)
+
+
+@endpoint
+async def request_qualification(runtime: Runtime, request: Request) -> tuple[int, dict]:
+    from hitkit.server.domain.qualification_flow import request_qualification as flow_request
+
+    type_id = request.path_params["type_id"]
+    body = await _json(request)
+    answers = body.get("answers")
+
+    def work(conn: Connection) -> dict:
+        worker = bearer_worker(conn, request)
+        return flow_request(conn, worker, type_id, answers, runtime.clock.now())
+
+    return 200, await runtime.transaction(work)
+
+
+routes = [
+    Route("/api/worker/v1/hits", list_hits, methods=["GET"]),
+    Route("/api/worker/v1/hits/{hit_id}/accept", accept_hit, methods=["POST"]),
+    Route("/api/worker/v1/assignments/{assignment_id}", get_assignment_route, methods=["GET"]),
+    Route("/api/worker/v1/assignments/{assignment_id}/submit", submit_assignment, methods=["POST"]),
+    Route("/api/worker/v1/assignments/{assignment_id}/return", return_assignment, methods=["POST"]),
+    Route("/api/worker/v1/qualifications/{type_id}/request", request_qualification, methods=["POST"]),
+]
