@@ -130,6 +130,8 @@ def run(
 
     from hitkit.server.app import NotInitialized, create_app
 
+    _QuietExitServer = _quiet_exit_server()
+
     if allow_clock_control and not _is_loopback(host):
         fail("--allow-clock-control is refused unless --host is a loopback address (127.0.0.1, ::1, localhost).")
     cfg = load_config(data_dir)
@@ -149,8 +151,30 @@ def run(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     typer.echo(f"hitkit server listening on http://{shown}:{bound}", err=False)
-    server = uvicorn.Server(uvicorn.Config(application, log_level=log_level, access_log=False, lifespan="on"))
+    server = _QuietExitServer(uvicorn.Config(application, log_level=log_level, access_log=False, lifespan="on"))
     server.run(sockets=[sock])
+    console.print("hitkit server stopped")
+
+
+def _quiet_exit_server():  # type: ignore[no-untyped-def]
+    import contextlib
+    import signal as signals
+
+    import uvicorn
+
+    class QuietExitServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after a graceful shutdown (exit status -15); a clean stop should exit 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            previous = {sig: signals.signal(sig, self.handle_exit) for sig in (signals.SIGINT, signals.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signals.signal(sig, handler)
+
+    return QuietExitServer
 
 
 @requester_app.command("create")

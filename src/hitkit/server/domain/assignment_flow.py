@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Row, insert, select, update
 
 from hitkit.mturk.ids import new_entity_id
-from hitkit.server.domain import hit_state
+from hitkit.server.domain import hit_state, review_policies
 from hitkit.server.domain.eligibility import check_action, parse_requirements
 from hitkit.server.domain.events import emit
 from hitkit.server.domain.ledger import pay_assignment, reconcile_hit
@@ -143,10 +143,15 @@ def submit(conn: Connection, assignment_id: str, worker_id: str | None, answer: 
         )
     )
     _emit(conn, hit, "AssignmentSubmitted", now, a.id)
+    if hit.assignment_review_policy:
+        review_policies.on_submitted(conn, hit, a.id, now, schedule)
+        hit = get_hit(conn, hit.id)  # the policy may have extended the HIT
     if hit.auto_approval_delay == 0:
         approve(conn, hit, a.id, now, schedule, feedback=None)
     if hit_state.state_of(conn, hit, now).status == "Reviewable":
         _emit(conn, hit, "HITReviewable", now)
+        if hit.hit_review_policy:
+            review_policies.on_hit_complete(conn, hit, now, schedule)
     return conn.execute(select(assignments).where(assignments.c.id == a.id)).one()
 
 

@@ -47,7 +47,10 @@ async def external_submit(request: Request) -> Response:
     if request.method == "GET":
         pairs = list(request.query_params.multi_items())
     else:
-        form = await request.form(max_files=0, max_fields=10_000, max_part_size=MAX_FORM_BYTES)
+        try:
+            form = await request.form(max_files=0, max_fields=10_000, max_part_size=MAX_FORM_BYTES)
+        except Exception as e:  # malformed multipart, too many fields or files: the form itself is bad input
+            return _page(400, "Not submitted", f"The form could not be read ({e}); nothing was recorded.", wants_json, "bad_form")
         pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     assignment_id = next((v for k, v in pairs if k == "assignmentId"), "").strip()
     if not assignment_id:
