@@ -163,14 +163,13 @@ def test_auto_approval_delay_zero_wins_over_the_policy(server, mturk):
     assert reject["Status"] == "Failed" and reject["ErrorCode"] == "AWS.MechanicalTurk.InvalidAssignmentState"
 
 
-def test_invalid_policy_parameters_do_not_break_submission(server, mturk):
+def test_invalid_policy_parameters_are_refused_at_creation(server, mturk):
     bad = known_answers(ApproveIfKnownAnswerScoreIsAtLeast="lots")
-    hit_id = mturk.create_hit(**hit_params(AssignmentReviewPolicy=bad))["HIT"]["HITId"]
-    aid = server.do_hit(server.new_worker(), hit_id, {"q1": "cat", "q2": "red"})
-    assert _status(mturk, aid)["AssignmentStatus"] == "Submitted"
-    [action] = mturk.list_review_policy_results_for_hit(HITId=hit_id)["AssignmentReviewReport"]["ReviewActions"]
-    assert action["ActionName"] == "review" and action["Status"] == "Failed"
-    assert "ApproveIfKnownAnswerScoreIsAtLeast" in action["Result"]
+    with pytest.raises(ClientError) as e:
+        mturk.create_hit(**hit_params(AssignmentReviewPolicy=bad))
+    assert e.value.response["Error"]["Code"] == "ParameterValidationError"
+    assert "ApproveIfKnownAnswerScoreIsAtLeast" in e.value.response["Error"]["Message"]
+    assert mturk.list_hits()["NumResults"] == 0
 
 
 # ---------------------------------------------------------------- SimplePlurality
@@ -276,3 +275,32 @@ def test_extension_without_funds_is_a_failed_action_not_a_failed_submission(serv
     assert extend["Status"] == "Failed" and extend["ErrorCode"] == "AWS.MechanicalTurk.InsufficientFunds"
     balance = poor.get_account_balance()
     assert (balance["AvailableBalance"], balance["OnHoldBalance"]) == ("0.00", "0.60")  # the savepoint undid the extension
+
+
+def test_policies_run_once_and_leave_decided_assignments_alone(server, mturk):
+    import time
+
+    from sqlalchemy import func, select
+
+    from hitkit.server.domain import review_policies
+    from hitkit.server.store.queries import get_hit
+    from hitkit.server.store.tables import review_results
+
+    policy = known_answers(ApproveIfKnownAnswerScoreIsAtLeast=101, RejectIfKnownAnswerScoreIsLessThan=0)
+    hit_id = mturk.create_hit(**hit_params(MaxAssignments=2, AssignmentReviewPolicy=policy,
+                                           HITReviewPolicy=plurality(QuestionIds="q1")))["HIT"]["HITId"]
+    a1 = server.do_hit(server.new_worker(), hit_id, {"q1": "cat", "q2": "red"})
+    a2 = server.do_hit(server.new_worker(), hit_id, {"q1": "cat", "q2": "red"})
+    # The known-answer policy decides nothing (thresholds 101/0); the plurality policy approves both.
+    assert {_status(mturk, a)["AssignmentStatus"] for a in (a1, a2)} == {"Approved"}
+
+    def count(conn) -> int:  # type: ignore[no-untyped-def]
+        return conn.execute(select(func.count()).select_from(review_results).where(review_results.c.hit_id == hit_id)).scalar_one()
+
+    with server._engine.begin() as conn:
+        before = count(conn)
+        hit = get_hit(conn, hit_id)
+        for aid in (a1, a2):
+            review_policies.on_submitted(conn, hit, aid, time.time(), "mturk")
+        review_policies.on_hit_complete(conn, hit, time.time(), "mturk")
+        assert count(conn) == before

@@ -161,27 +161,27 @@ class MTurkService:
 
     def _run(self, op: str, requester_id: str, params: dict) -> dict:
         handler = HANDLERS[op]
-        for attempt in range(4):
+        return self.in_transaction(
+            lambda conn: handler(Ctx(conn, requester_id, self.clock.now(), self.config), params),
+            read_only=op in READ_ONLY,
+        )
+
+    def in_transaction(self, fn: Callable, *, read_only: bool = False, attempts: int = 4):  # type: ignore[no-untyped-def]
+        """Run fn(conn) in one transaction (SQLite: BEGIN IMMEDIATE unless read-only). A lost race (unique key,
+        serialization failure, deadlock, busy SQLite) runs the whole of fn again; its own checks then see the
+        winner's rows and answer as they should."""
+        for attempt in range(attempts):
             try:
-                return self.in_transaction(
-                    lambda conn: handler(Ctx(conn, requester_id, self.clock.now(), self.config), params),
-                    read_only=op in READ_ONLY,
-                )
+                with self.engine.connect() as conn:
+                    if read_only:
+                        conn = conn.execution_options(hitkit_read_only=True)
+                    with conn.begin():
+                        return fn(conn)
             except (IntegrityError, DBAPIError) as e:
-                # A lost race (unique key, serialization failure, deadlock): run the whole call again; its own
-                # checks then see the winner's row and answer as they should.
-                if attempt == 3 or not _retryable(e):
+                if attempt == attempts - 1 or not _retryable(e):
                     raise
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")
-
-    def in_transaction(self, fn: Callable, *, read_only: bool = False):  # type: ignore[no-untyped-def]
-        """Run fn(conn) in one transaction (SQLite: BEGIN IMMEDIATE unless read-only)."""
-        with self.engine.connect() as conn:
-            if read_only:
-                conn = conn.execution_options(hitkit_read_only=True)
-            with conn.begin():
-                return fn(conn)
 
 
 def _retryable(e: Exception) -> bool:

@@ -21,7 +21,8 @@ from hitkit.server.api.errors import (
     qualification_type_not_found,
 )
 from hitkit.server.api.operations import Ctx, drop_none, operation, paginate
-from hitkit.server.domain import hit_state
+from hitkit.server.domain import hit_state, review_policies
+from hitkit.server.domain.assignment_flow import check_reviewable
 from hitkit.server.domain.eligibility import RequirementError, parse_requirements, requirements_to_api
 from hitkit.server.domain.events import emit
 from hitkit.server.domain.hit_lifecycle import dispose
@@ -31,7 +32,6 @@ from hitkit.server.store.tables import hit_types, hits, qualification_types, req
 
 TOKEN_WINDOW = 24 * 3600
 DEFAULT_AUTO_APPROVAL_DELAY = 2_592_000  # 30 days
-REVIEW_POLICY_NAMES = {"ScoreMyKnownAnswers/2011-09-01": "Assignment", "SimplePlurality/2011-09-01": "HIT"}
 
 
 # ---------------------------------------------------------------- output
@@ -146,13 +146,13 @@ def _question(params: dict) -> str | None:
     return question
 
 
-def _review_policy(policy: dict | None, level: str, parameter: str) -> str | None:
+def _review_policy(policy: dict | None, level: str) -> str | None:
     if not policy:
         return None
-    name = policy["PolicyName"]
-    if REVIEW_POLICY_NAMES.get(name) != level:
-        allowed = [n for n, lv in REVIEW_POLICY_NAMES.items() if lv == level]
-        raise invalid_value(name, parameter, f"Use {allowed[0]}.")
+    try:
+        review_policies.validate(policy, level)
+    except review_policies.PolicyError as e:
+        raise ParameterValidationError(e.message, e.parameter) from None
     return json.dumps(policy)
 
 
@@ -249,10 +249,8 @@ def _create(ctx: Ctx, params: dict, type_id: str) -> dict:
             max_assignments=params.get("MaxAssignments", 1),
             question=question,
             requester_annotation=params.get("RequesterAnnotation"),
-            assignment_review_policy=_review_policy(
-                params.get("AssignmentReviewPolicy"), "Assignment", "AssignmentReviewPolicy"
-            ),
-            hit_review_policy=_review_policy(params.get("HITReviewPolicy"), "HIT", "HITReviewPolicy"),
+            assignment_review_policy=_review_policy(params.get("AssignmentReviewPolicy"), "Assignment"),
+            hit_review_policy=_review_policy(params.get("HITReviewPolicy"), "HIT"),
             reviewing=False,
             hit_review_status="NotReviewed",
         )
@@ -306,7 +304,9 @@ def list_hits_for_qualification_type(ctx: Ctx, params: dict) -> dict:
     if type_id not in SYSTEM_TYPE_IDS:
         exists = ctx.conn.execute(
             select(qualification_types.c.id).where(
-                qualification_types.c.id == type_id, qualification_types.c.deleted_at.is_(None)
+                qualification_types.c.id == type_id,
+                qualification_types.c.requester_id == ctx.requester_id,
+                qualification_types.c.deleted_at.is_(None),
             )
         ).first()
         if exists is None:
@@ -320,7 +320,9 @@ def update_expiration_for_hit(ctx: Ctx, params: dict) -> dict:
     row = load_hit(ctx, params["HITId"], for_update=True)
     expire_at = float(params["ExpireAt"])
     was_expired = ctx.now >= row.expiration
-    new_expiration = min(expire_at, ctx.now) if expire_at <= ctx.now else expire_at
+    # "Expire now" (any time <= now, including 0) keeps an earlier expiry rather than moving it to 1970, which
+    # would also start the 120-day disposal clock decades early.
+    new_expiration = expire_at if expire_at > ctx.now else (row.expiration if was_expired else ctx.now)
     values: dict = {"expiration": new_expiration}
     if new_expiration > ctx.now:
         values["reviewing"] = False
@@ -328,6 +330,7 @@ def update_expiration_for_hit(ctx: Ctx, params: dict) -> dict:
     reconcile_hit(ctx.conn, row.id, ctx.now, ctx.config.fee_schedule)
     if new_expiration <= ctx.now and not was_expired:
         emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=row.hit_type_id, hit_id=row.id, event_type="HITExpired", now=ctx.now)
+        check_reviewable(ctx.conn, get_hit(ctx.conn, row.id), ctx.now, ctx.config.fee_schedule)
     elif new_expiration > ctx.now and new_expiration > row.expiration:
         emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=row.hit_type_id, hit_id=row.id, event_type="HITExtended", now=ctx.now)
     return {}

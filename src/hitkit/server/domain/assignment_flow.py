@@ -129,8 +129,19 @@ def abandon(conn: Connection, a: Row, now: float, schedule: str) -> None:
 
 def _after_slot_freed(conn: Connection, hit: Row, now: float, schedule: str) -> None:
     reconcile_hit(conn, hit.id, now, schedule)
-    if now >= hit.expiration and hit_state.state_of(conn, hit, now).status == "Reviewable":
-        _emit(conn, hit, "HITReviewable", now)
+    if now >= hit.expiration:
+        check_reviewable(conn, hit, now, schedule)
+
+
+def check_reviewable(conn: Connection, hit: Row, now: float, schedule: str) -> bool:
+    """If the HIT is now Reviewable: record HITReviewable and run its HIT-level review policy. Every path that
+    can complete a HIT (last submit, expiry, a return or abandonment after expiry) calls this."""
+    if hit_state.state_of(conn, hit, now).status != "Reviewable":
+        return False
+    _emit(conn, hit, "HITReviewable", now)
+    if hit.hit_review_policy:
+        review_policies.on_hit_complete(conn, hit, now, schedule)
+    return True
 
 
 def submit(conn: Connection, assignment_id: str, worker_id: str | None, answer: str, now: float, schedule: str) -> Row:
@@ -146,12 +157,10 @@ def submit(conn: Connection, assignment_id: str, worker_id: str | None, answer: 
     if hit.assignment_review_policy:
         review_policies.on_submitted(conn, hit, a.id, now, schedule)
         hit = get_hit(conn, hit.id)  # the policy may have extended the HIT
-    if hit.auto_approval_delay == 0:
+    still_submitted = conn.execute(select(assignments.c.status).where(assignments.c.id == a.id)).scalar() == "Submitted"
+    if hit.auto_approval_delay == 0 and still_submitted:
         approve(conn, hit, a.id, now, schedule, feedback=None)
-    if hit_state.state_of(conn, hit, now).status == "Reviewable":
-        _emit(conn, hit, "HITReviewable", now)
-        if hit.hit_review_policy:
-            review_policies.on_hit_complete(conn, hit, now, schedule)
+    check_reviewable(conn, hit, now, schedule)
     return conn.execute(select(assignments).where(assignments.c.id == a.id)).one()
 
 

@@ -1,5 +1,5 @@
 """Marketplace events (AssignmentSubmitted, HITExpired, ...): recorded for every change, and queued for delivery
-when the HIT type's notification settings ask for that event. Delivery is `notifications.deliver_pending`.
+when the HIT type's notification settings ask for that event. Delivery is `hitkit.server.notification_delivery.deliver_pending`.
 """
 
 from __future__ import annotations

@@ -17,24 +17,38 @@ from hitkit.server.api.errors import insufficient_funds
 from hitkit.server.domain.eligibility import parse_requirements, uses_masters
 from hitkit.server.domain.hit_state import HitCounts, counts_for
 from hitkit.server.store.queries import get_hit, requirements_of
-from hitkit.server.store.tables import ledger
+from hitkit.server.store.tables import ledger, requesters
+
+
+def _balance(conn: Connection, requester_id: str, account: str) -> int:
+    return int(
+        conn.execute(
+            select(ledger.c.balance_after)
+            .where(ledger.c.requester_id == requester_id, ledger.c.account == account)
+            .order_by(ledger.c.seq.desc())
+            .limit(1)
+        ).scalar()
+        or 0
+    )
 
 
 def balances(conn: Connection, requester_id: str) -> tuple[int, int]:
     """(available, held) in cents."""
-    rows = conn.execute(
-        select(ledger.c.account, func.coalesce(func.sum(ledger.c.amount_cents), 0))
-        .where(ledger.c.requester_id == requester_id)
-        .group_by(ledger.c.account)
-    ).all()
-    by = {acct: int(total) for acct, total in rows}
-    return by.get("available", 0), by.get("held", 0)
+    return _balance(conn, requester_id, "available"), _balance(conn, requester_id, "held")
+
+
+def lock_requester(conn: Connection, requester_id: str) -> None:
+    """Serialise money movements of one requester (PostgreSQL row lock; SQLite's writer lock already does)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(requesters.c.id).where(requesters.c.id == requester_id).with_for_update())
 
 
 def _row(conn: Connection, requester_id: str, account: str, cents: int, kind: str, now: float, **refs: str | None) -> None:
+    lock_requester(conn, requester_id)
     conn.execute(
         insert(ledger).values(
-            requester_id=requester_id, account=account, amount_cents=cents, kind=kind, created_at=now, **refs
+            requester_id=requester_id, account=account, amount_cents=cents,
+            balance_after=_balance(conn, requester_id, account) + cents, kind=kind, created_at=now, **refs,
         )
     )
 
@@ -75,6 +89,7 @@ def reconcile_hit(conn: Connection, hit_id: str, now: float, schedule: str) -> i
     if delta == 0:
         return 0
     if delta > 0:
+        lock_requester(conn, hit.requester_id)
         available, _ = balances(conn, hit.requester_id)
         if available < delta:
             raise insufficient_funds()
@@ -100,6 +115,7 @@ def pay_bonus(
 ) -> int:
     """Pay a bonus and its fee out of the available balance. Returns the fee. Raises InsufficientFunds."""
     fee = bonus_fee_cents(cents, schedule=schedule)
+    lock_requester(conn, requester_id)
     available, _ = balances(conn, requester_id)
     if available < cents + fee:
         raise insufficient_funds()

@@ -338,8 +338,14 @@ def on_submitted(conn: Connection, hit_row: Row, assignment_id: str, now: float,
     a = conn.execute(select(assignments).where(assignments.c.id == assignment_id)).first()
     if a is None or a.status != "Submitted":
         return  # already decided: left alone
-    if any(r["_kind"] == "action" and r.get("TargetId") == assignment_id for r in _stored(conn, hit_row.id, "Assignment")):
-        return  # reviewed before
+    reviewed = conn.execute(
+        select(review_results.c.seq).where(
+            review_results.c.hit_id == hit_row.id, review_results.c.level == "Assignment",
+            review_results.c.kind == "action", review_results.c.body.contains(f'"TargetId": "{assignment_id}"'),
+        ).limit(1)
+    ).first()
+    if reviewed is not None:
+        return  # reviewed before: an assignment-level policy runs once per assignment
     rec = _Recorder(conn, hit_row.id, "Assignment", SCORE_MY_KNOWN_ANSWERS, now)
     policy = _load_policy(rec, hit_row.assignment_review_policy, assignment_id, "Assignment")
     if policy is None or policy.name != SCORE_MY_KNOWN_ANSWERS:

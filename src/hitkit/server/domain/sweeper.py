@@ -107,8 +107,7 @@ def _expire(transaction: Transaction, now: float, schedule: str, report: SweepRe
             hit = get_hit(conn, hit_id, for_update=True)
             emit(conn, requester_id=hit.requester_id, hit_type_id=hit.hit_type_id, hit_id=hit.id, event_type="HITExpired", now=now)
             reconcile_hit(conn, hit.id, now, schedule)
-            if hit_state.state_of(conn, hit, now).status == "Reviewable":
-                emit(conn, requester_id=hit.requester_id, hit_type_id=hit.hit_type_id, hit_id=hit.id, event_type="HITReviewable", now=now)
+            assignment_flow.check_reviewable(conn, hit, now, schedule)
         conn.execute(update(settings).where(settings.c.key == WATERMARK_KEY).values(value=repr(now)))
         return len(expired)
 

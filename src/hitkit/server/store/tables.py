@@ -150,7 +150,8 @@ assignments = Table(
     Index("ix_assignments_status_auto", "status", "auto_approval_time"),
 )
 
-# The append-only money ledger. account: 'available' or 'held'; amount in cents, signed.
+# The append-only money ledger. account: 'available' or 'held'; amount in cents, signed; each row carries the
+# account's balance after it, so a balance is one indexed read and an audit can re-add the whole chain.
 ledger = Table(
     "ledger",
     metadata,
@@ -158,6 +159,7 @@ ledger = Table(
     Column("requester_id", String(64), ForeignKey("requesters.id"), nullable=False),
     Column("account", String(16), nullable=False),
     Column("amount_cents", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),  # running balance of this account, so reads are O(1)
     Column("kind", String(24), nullable=False),
     Column("hit_id", String(64)),
     Column("assignment_id", String(64)),
@@ -165,7 +167,7 @@ ledger = Table(
     Column("worker_id", String(64)),
     Column("created_at", Float, nullable=False),
     Column("memo", Text),
-    Index("ix_ledger_requester_account", "requester_id", "account"),
+    Index("ix_ledger_requester_account_seq", "requester_id", "account", "seq"),
     Index("ix_ledger_hit", "hit_id"),
     Index("ix_ledger_worker", "worker_id"),
 )

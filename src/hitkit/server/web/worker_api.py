@@ -19,6 +19,7 @@ from hitkit.server.domain.answers import encode_submission
 from hitkit.server.domain import assignment_flow, hit_state
 from hitkit.server.domain.accounts import token_subject
 from hitkit.server.domain.assignment_flow import FlowError
+from hitkit.server.domain.qualification_flow import request_qualification as flow_request
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.queries import get_assignment, get_hit, hit_with_type
 from hitkit.server.store.tables import hits, requesters, workers
@@ -231,8 +232,6 @@ async def return_assignment(runtime: Runtime, request: Request) -> tuple[int, di
 
 @endpoint
 async def request_qualification(runtime: Runtime, request: Request) -> tuple[int, dict]:
-    from hitkit.server.domain.qualification_flow import request_qualification as flow_request
-
     type_id = request.path_params["type_id"]
     body = await _json(request)
     answers = body.get("answers")

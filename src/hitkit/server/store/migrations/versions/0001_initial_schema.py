@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 05:14:26.156746
+Create Date: 2026-11-23 05:31:15.748822
 """
 
 from alembic import op
@@ -175,6 +175,7 @@ def upgrade() -> None:
     sa.Column('requester_id', sa.String(length=64), nullable=False),
     sa.Column('account', sa.String(length=16), nullable=False),
     sa.Column('amount_cents', sa.BigInteger(), nullable=False),
+    sa.Column('balance_after', sa.BigInteger(), nullable=False),
     sa.Column('kind', sa.String(length=24), nullable=False),
     sa.Column('hit_id', sa.String(length=64), nullable=True),
     sa.Column('assignment_id', sa.String(length=64), nullable=True),
@@ -187,7 +188,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_hit', ['hit_id'], unique=False)
-        batch_op.create_index('ix_ledger_requester_account', ['requester_id', 'account'], unique=False)
+        batch_op.create_index('ix_ledger_requester_account_seq', ['requester_id', 'account', 'seq'], unique=False)
         batch_op.create_index('ix_ledger_worker', ['worker_id'], unique=False)
 
     op.create_table('qualification_requests',
@@ -273,7 +274,6 @@ def upgrade() -> None:
     sa.Column('hit_review_policy', sa.Text(), nullable=True),
     sa.Column('reviewing', sa.Boolean(), nullable=False),
     sa.Column('hit_review_status', sa.String(length=32), nullable=False),
-    sa.Column('reviewable_at', sa.Float(), nullable=True),
     sa.Column('disposed_at', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['hit_type_id'], ['hit_types.id'], ),
     sa.ForeignKeyConstraint(['requester_id'], ['requesters.id'], ),
@@ -345,7 +345,7 @@ def downgrade() -> None:
     op.drop_table('qualification_requests')
     with op.batch_alter_table('ledger', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_worker')
-        batch_op.drop_index('ix_ledger_requester_account')
+        batch_op.drop_index('ix_ledger_requester_account_seq')
         batch_op.drop_index('ix_ledger_hit')
 
     op.drop_table('ledger')
