@@ -73,8 +73,11 @@ def create_hit_kwargs(max_assignments: int = 1) -> dict:
     )
 
 
+T0 = time.monotonic()
+
+
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(f"{time.monotonic() - T0:6.1f}s {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- processes and CPU time
@@ -159,6 +162,22 @@ class ChildServer:
         if self.proc.stdout:
             self.proc.stdout.close()
         self._log.close()
+
+
+def server_log_errors(path: Path, lines: int = 30) -> str:
+    """A summary of the tracebacks a server wrote to its log ("" when none)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    count = text.count("Traceback (most recent call last)")
+    if not count:
+        return ""
+    last = text[text.rfind("Traceback (most recent call last)"):].splitlines()
+    start = text.rfind("\n", 0, text.rfind("Traceback (most recent call last)") - 1)
+    heading = text[start + 1:text.rfind("Traceback (most recent call last)")].strip().splitlines()[-1:] if start >= 0 else []
+    shown = [*heading, *last[:8], "    ...", *last[-(lines - 8):]] if len(last) > lines else [*heading, *last]
+    return f"the server logged {count} traceback(s); the last one:\n      " + "\n      ".join(shown)
 
 
 def hitkit_cli(*args: str, env: dict) -> str:
@@ -441,7 +460,7 @@ def prepare(url: str, target: Target, workers: list[dict], pool_size: int) -> Pr
     while made < 110:  # ListHITs(MaxResults=100) should return a full page
         client.create_hit(**create_hit_kwargs(1))
         made += 1
-    done, errors = _worker_submissions(url, [list_hit_id, *pool_hits], workers, threads=4)
+    done, errors = _worker_submissions(url, [list_hit_id, *pool_hits], workers, threads=6)
     pool = [aid for h in pool_hits for aid in done.get(h, [])]
     listed = client.list_assignments_for_hit(HITId=list_hit_id, MaxResults=100)["NumResults"]
     page = client.list_hits(MaxResults=100)["NumResults"]
@@ -528,7 +547,8 @@ def bench_database(database: str, args: argparse.Namespace, results: Results, no
                         items, pool = pool[: procs * approve_calls], pool[procs * approve_calls:]
                     arg = prep.get_hit_id if op == "GetHIT" else prep.list_hit_id
                     server, target = (bare, bare_target) if op == BARE else (hitkit, hk_target)
-                    cell = run_cell(server, target, op, procs, args.calls, args.seconds, items=items, arg=arg,
+                    calls = args.bare_calls if op == BARE else args.calls
+                    cell = run_cell(server, target, op, procs, calls, args.seconds, items=items, arg=arg,
                                     pg=pg if op != BARE else None)
                     results.setdefault((database, op, procs), []).append(cell)
                     pg_part = f", +{cell.pg_us:.0f} us PG backend" if cell.pg_us is not None else ""
@@ -537,9 +557,9 @@ def bench_database(database: str, args: argparse.Namespace, results: Results, no
                         f"{', ' + str(sum(cell.errors.values())) + ' errors' if cell.errors else ''}")
                     if hitkit.proc.poll() is not None:
                         raise RuntimeError(f"hitkit server exited ({hitkit.proc.returncode}):\n{hitkit.log_tail()}")
-        tail = hitkit.log_tail(10)
-        if "Traceback" in tail or "ERROR" in tail:
-            notes.append(f"{database}: the hitkit server logged errors; last lines:\n{tail}")
+        logged = server_log_errors(hitkit.log_path)
+        if logged:
+            notes.append(f"{database}: {logged}")
     finally:
         for s in servers:
             s.stop()
@@ -605,7 +625,8 @@ def report(results: Results, args: argparse.Namespace, notes: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     out = [
-        f"hitkit MTurk API benchmark: {args.calls} calls per client process (cap {args.seconds:g} s per cell), "
+        f"hitkit MTurk API benchmark: {args.calls} calls per client process ({args.bare_calls} for the bare endpoint), "
+        f"cap {args.seconds:g} s per cell, "
         f"median of {args.repeats} run(s); {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
         "",
         line(headers),
@@ -640,16 +661,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres (default both)")
     p.add_argument("--operations", default=",".join(OPERATIONS), help=f"comma-separated subset of {','.join(OPERATIONS)}")
     p.add_argument("--clients", default="1,4", help="client process counts (default 1,4)")
-    p.add_argument("--calls", type=int, default=None, help="calls per client process per cell (default 400; --quick 120)")
-    p.add_argument("--seconds", type=float, default=None, help="time cap per cell in seconds (default 20; --quick 8)")
+    p.add_argument("--calls", type=int, default=None, help="calls per client process per cell (default 400; --quick 60)")
+    p.add_argument("--bare-calls", type=int, default=None,
+                   help="calls per client process for the bare endpoint, which is cheap and needs more calls to span "
+                        "enough clock ticks (default max(--calls, 1000); --quick max(--calls, 500))")
+    p.add_argument("--seconds", type=float, default=None, help="time cap per cell in seconds (default 20; --quick 5)")
     p.add_argument("--repeats", type=int, default=None, help="runs per cell, the median is shown (default 3; --quick 1)")
     p.add_argument("--idle-seconds", type=float, default=None, help="measure the idle server's CPU for this long (default 3; --quick 1)")
     p.add_argument("--quick", action="store_true", help="small counts and one run: a smoke test in about 2 minutes")
     p.add_argument("--json-out", type=Path, help="also write every cell's raw figures to this JSON file")
     args = p.parse_args(argv)
     quick = args.quick
-    args.calls = args.calls or (120 if quick else 400)
-    args.seconds = args.seconds or (8.0 if quick else 20.0)
+    args.calls = args.calls or (60 if quick else 400)
+    args.bare_calls = args.bare_calls or max(args.calls, 500 if quick else 1000)
+    args.seconds = args.seconds or (5.0 if quick else 20.0)
     args.repeats = args.repeats or (1 if quick else 3)
     args.idle_seconds = args.idle_seconds if args.idle_seconds is not None else (1.0 if quick else 3.0)
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]

@@ -126,3 +126,12 @@ def test_reservation_matches_the_fee_schedule(server, reward, n):
     mturk.create_hit(**hit_params(Reward=format_cents(reward), MaxAssignments=n))
     held = n * (reward + assignment_fee_cents(reward, max_assignments=n, masters=False))
     assert balance(mturk) == (format_cents(1_000_000 - held), format_cents(held))
+
+
+def test_absurd_amounts_are_refused_not_crashed(server, mturk):
+    """Found by the fuzz test on PostgreSQL: a 20-digit reward overflowed a BIGINT column (a 500)."""
+    with pytest.raises(ClientError) as e:
+        mturk.create_hit(**hit_params(Reward="10000000000000000000"))
+    assert e.value.response["Error"]["Code"] == "ParameterValidationError"
+    with pytest.raises(ClientError):
+        mturk.create_hit_type(Title="t", Description="d", Reward="99999999999999999999.99", AssignmentDurationInSeconds=60)

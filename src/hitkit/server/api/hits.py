@@ -93,11 +93,18 @@ def load_hit(ctx: Ctx, hit_id: str, *, for_update: bool = False) -> Row:
 # ---------------------------------------------------------------- validation
 
 
+MAX_AMOUNT_CENTS = 100_000_000  # $1,000,000.00: hitkit's ceiling on one reward or bonus
+
+
 def parse_amount(value: str, parameter: str = "Reward") -> int:
+    """A CurrencyAmount in cents; beyond the model's pattern, refuses amounts over $1,000,000.00."""
     try:
-        return parse_currency(value)
+        cents = parse_currency(value)
     except CurrencyError:
         raise invalid_value(value, parameter, "Use dollars with at most two decimals, e.g. 0.25.") from None
+    if cents > MAX_AMOUNT_CENTS:
+        raise invalid_value(value, parameter, "hitkit accepts at most 1000000.00 per reward or bonus.")
+    return cents
 
 
 def check_requirements(ctx: Ctx, raw: list[dict] | None) -> list[dict]:
