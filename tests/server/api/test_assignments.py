@@ -140,3 +140,22 @@ def test_external_submit_form_post(server, mturk):
     answer = mturk.get_assignment(AssignmentId=aid)["Assignment"]["Answer"]
     parsed = xmltodict.parse(answer)["QuestionFormAnswers"]["Answer"]
     assert {x["QuestionIdentifier"]: x["FreeText"] for x in parsed} == {"colour": "red", "tag": "a|b"}
+
+
+def test_worker_hit_list_says_why_a_worker_cannot_accept(server, mturk):
+    locale = [{"QualificationTypeId": "00000000000000000071", "Comparator": "In",
+               "LocaleValues": [{"Country": "CA"}], "ActionsGuarded": "Accept"}]
+    hidden = [{"QualificationTypeId": "00000000000000000060", "Comparator": "EqualTo", "IntegerValues": [1],
+               "ActionsGuarded": "DiscoverPreviewAndAccept"}]
+    open_hit = mturk.create_hit(**hit_params(Title="open"))["HIT"]["HITId"]
+    canadian = mturk.create_hit(**hit_params(Title="canada", QualificationRequirements=locale))["HIT"]["HITId"]
+    adult = mturk.create_hit(**hit_params(Title="adult", QualificationRequirements=hidden))["HIT"]["HITId"]
+    w = server.new_worker(country="US")
+    server.do_hit(w, open_hit)
+    listed = {h["HITId"]: h for h in server.worker_call(w, "GET", "/api/worker/v1/hits?limit=100").json()["hits"]}
+    assert adult not in listed  # invisible without the qualification
+    assert listed[canadian]["CanAccept"] is False and "Worker_Locale" in listed[canadian]["Reason"]
+    assert listed[open_hit]["CanAccept"] is False and "already" in listed[open_hit]["Reason"]
+    grown_up = server.new_worker(country="CA", adult=True)
+    listed = {h["HITId"]: h for h in server.worker_call(grown_up, "GET", "/api/worker/v1/hits?limit=100").json()["hits"]}
+    assert listed[adult]["CanAccept"] and listed[canadian]["CanAccept"] and listed[open_hit]["CanAccept"]

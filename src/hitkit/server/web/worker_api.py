@@ -19,10 +19,12 @@ from hitkit.server.domain.answers import encode_submission
 from hitkit.server.domain import assignment_flow, hit_state
 from hitkit.server.domain.accounts import token_subject
 from hitkit.server.domain.assignment_flow import FlowError
+from hitkit.server.domain.eligibility import check_action, parse_requirements
+from hitkit.server.domain.qualification_values import values_for
 from hitkit.server.domain.qualification_flow import request_qualification as flow_request
 from hitkit.server.runtime import Runtime
-from hitkit.server.store.queries import get_assignment, get_hit, hit_with_type
-from hitkit.server.store.tables import hits, requesters, workers
+from hitkit.server.store.queries import get_assignment, get_hit, hit_with_type, requirements_of
+from hitkit.server.store.tables import assignments, hits, requesters, worker_blocks, workers
 
 MAX_PAGE = 100
 
@@ -121,22 +123,37 @@ async def list_hits(runtime: Runtime, request: Request) -> tuple[int, dict]:
             if not rows:
                 cursor = 0
                 break
-            counts = hit_state.counts_for(conn, [r.id for r in rows], now)
+            page = [r.id for r in rows]
+            counts = hit_state.counts_for(conn, page, now)
+            reqs = {r.id: parse_requirements(requirements_of(r)) for r in rows}
+            values = values_for(conn, worker, {q.type_id for rs in reqs.values() for q in rs})
+            done = set(conn.execute(
+                select(assignments.c.hit_id).where(
+                    assignments.c.worker_id == worker.id, assignments.c.hit_id.in_(page),
+                    assignments.c.status.in_(("Accepted", *hit_state.VISIBLE_STATUSES)),
+                )
+            ).scalars())
+            blocked_by = set(conn.execute(
+                select(worker_blocks.c.requester_id).where(worker_blocks.c.worker_id == worker.id)
+            ).scalars())
             for r in rows:
                 cursor = r.seq
                 state = hit_state.derive_state(
                     max_assignments=r.max_assignments, expiration=r.expiration, disposed=False,
                     reviewing=r.reviewing, counts=counts.get(r.id, hit_state.HitCounts()), now=now,
                 )
-                if state.available <= 0:
+                if state.available <= 0 or not check_action(reqs[r.id], values, "Discover").allowed:
                     continue
-                if not assignment_flow.eligibility(conn, worker, r, "Discover", now).allowed:
-                    continue
-                accept = assignment_flow.eligibility(conn, worker, r, "Accept", now)
+                accept = check_action(reqs[r.id], values, "Accept")
+                reason = accept.reason if not accept.allowed else None
+                if r.id in done:
+                    reason = "You have already accepted or done this HIT."
+                elif r.requester_id in blocked_by:
+                    reason = "The requester has chosen to prevent you from working on their HITs."
                 item = hit_summary(r, state, names.get(r.requester_id))
-                item["CanAccept"] = accept.allowed
-                if not accept.allowed:
-                    item["Reason"] = accept.reason
+                item["CanAccept"] = reason is None
+                if reason is not None:
+                    item["Reason"] = reason
                 out.append(item)
                 if len(out) >= limit:
                     break
