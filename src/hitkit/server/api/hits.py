@@ -68,18 +68,7 @@ def hit_to_api(row: Row, state: hit_state.HitState) -> dict:
 
 def hits_to_api(ctx: Ctx, rows: list[Row]) -> list[dict]:
     counts = hit_state.counts_for(ctx.conn, [r.id for r in rows], ctx.now)
-    return [hit_to_api(r, _derive(r, counts.get(r.id, hit_state.HitCounts()), ctx.now)) for r in rows]
-
-
-def _derive(row: Row, counts: hit_state.HitCounts, now: float) -> hit_state.HitState:
-    return hit_state.derive_state(
-        max_assignments=row.max_assignments,
-        expiration=row.expiration,
-        disposed=row.disposed_at is not None,
-        reviewing=row.reviewing,
-        counts=counts,
-        now=now,
-    )
+    return [hit_to_api(r, hit_state.state_from_row(r, counts.get(r.id, hit_state.HitCounts()), ctx.now)) for r in rows]
 
 
 def load_hit(ctx: Ctx, hit_id: str, *, for_update: bool = False) -> Row:
@@ -265,7 +254,7 @@ def _create(ctx: Ctx, params: dict, type_id: str) -> dict:
     reconcile_hit(ctx.conn, hit_id, ctx.now, ctx.config.fee_schedule)
     emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=type_id, hit_id=hit_id, event_type="HITCreated", now=ctx.now)
     row = get_hit(ctx.conn, hit_id)
-    return {"HIT": hit_to_api(row, _derive(row, hit_state.HitCounts(), ctx.now))}
+    return {"HIT": hit_to_api(row, hit_state.state_from_row(row, hit_state.HitCounts(), ctx.now))}
 
 
 @operation("CreateHIT")
@@ -389,7 +378,7 @@ def update_hit_type_of_hit(ctx: Ctx, params: dict) -> dict:
 def delete_hit(ctx: Ctx, params: dict) -> dict:
     row = load_hit(ctx, params["HITId"], for_update=True)
     counts = hit_state.counts_for(ctx.conn, [row.id], ctx.now).get(row.id, hit_state.HitCounts())
-    status = _derive(row, counts, ctx.now).status
+    status = hit_state.state_from_row(row, counts, ctx.now).status
     if status not in ("Reviewable", "Reviewing") or counts.submitted:
         detail = f" {counts.submitted} submitted assignment(s) must be approved or rejected first." if counts.submitted else ""
         raise RequestError(

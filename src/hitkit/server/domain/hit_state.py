@@ -75,9 +75,8 @@ def counts_for(conn: Connection, hit_ids: list[str], now: float) -> dict[str, Hi
     return {row[0]: HitCounts(int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in conn.execute(q)}
 
 
-def state_of(conn: Connection, hit_row, now: float) -> HitState:  # type: ignore[no-untyped-def]
-    """The derived state of one HIT row (any row with the `hits` columns)."""
-    counts = counts_for(conn, [hit_row.id], now).get(hit_row.id, HitCounts())
+def state_from_row(hit_row, counts: HitCounts, now: float) -> HitState:  # type: ignore[no-untyped-def]
+    """The derived state of a row with the `hits` columns, given its assignment counts."""
     return derive_state(
         max_assignments=hit_row.max_assignments,
         expiration=hit_row.expiration,
@@ -86,6 +85,11 @@ def state_of(conn: Connection, hit_row, now: float) -> HitState:  # type: ignore
         counts=counts,
         now=now,
     )
+
+
+def state_of(conn: Connection, hit_row, now: float) -> HitState:  # type: ignore[no-untyped-def]
+    """The derived state of one HIT row, counting its assignments."""
+    return state_from_row(hit_row, counts_for(conn, [hit_row.id], now).get(hit_row.id, HitCounts()), now)
 
 
 def _count(now: float, *statuses: str):  # type: ignore[no-untyped-def]

@@ -138,10 +138,7 @@ async def list_hits(runtime: Runtime, request: Request) -> tuple[int, dict]:
             ).scalars())
             for r in rows:
                 cursor = r.seq
-                state = hit_state.derive_state(
-                    max_assignments=r.max_assignments, expiration=r.expiration, disposed=False,
-                    reviewing=r.reviewing, counts=counts.get(r.id, hit_state.HitCounts()), now=now,
-                )
+                state = hit_state.state_from_row(r, counts.get(r.id, hit_state.HitCounts()), now)
                 if state.available <= 0 or not check_action(reqs[r.id], values, "Discover").allowed:
                     continue
                 accept = check_action(reqs[r.id], values, "Accept")
