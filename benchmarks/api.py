@@ -12,7 +12,7 @@ call (utime + stime from /proc/PID/stat, read just before the clients start and 
 Everything talks to 127.0.0.1 only; every cell is bounded by a call count and a time cap.
 
     python benchmarks/api.py --quick              # smoke test, ~2 minutes
-    python benchmarks/api.py                      # 400 calls per process, 3 repeats, ~5-10 minutes
+    python benchmarks/api.py                      # 400 calls per process, 3 repeats, at most ~10 minutes
     python benchmarks/api.py --databases sqlite --calls 1000 --seconds 30
 
 See benchmarks/README.md for how to read the table.
@@ -28,6 +28,7 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -164,20 +165,40 @@ class ChildServer:
         self._log.close()
 
 
-def server_log_errors(path: Path, lines: int = 30) -> str:
-    """A summary of the tracebacks a server wrote to its log ("" when none)."""
+_EXC_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Detected|Fault|Exit|Interrupt)\b")
+
+
+def server_log_errors(path: Path) -> str:
+    """A summary of the errors a server wrote to its log ("" when none): how many, with which log message, which
+    exception each ended in, and the end of the last one."""
     try:
-        text = path.read_text(errors="replace")
+        lines = path.read_text(errors="replace").splitlines()
     except OSError:
         return ""
-    count = text.count("Traceback (most recent call last)")
-    if not count:
+    chained = ("The above exception was the direct cause", "During handling of the above exception")
+    starts = []  # (index of the message line, message) of each logged error
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            j = next((j for j in range(i - 1, -1, -1) if lines[j].strip()), None)
+            if j is None or not lines[j].startswith(chained):
+                starts.append((j if j is not None else i, (lines[j].strip() if j is not None else "")[:120] or "(no message)"))
+    if not starts:
         return ""
-    last = text[text.rfind("Traceback (most recent call last)"):].splitlines()
-    start = text.rfind("\n", 0, text.rfind("Traceback (most recent call last)") - 1)
-    heading = text[start + 1:text.rfind("Traceback (most recent call last)")].strip().splitlines()[-1:] if start >= 0 else []
-    shown = [*heading, *last[:8], "    ...", *last[-(lines - 8):]] if len(last) > lines else [*heading, *last]
-    return f"the server logged {count} traceback(s); the last one:\n      " + "\n      ".join(shown)
+    messages: Counter = Counter(m for _, m in starts)
+    finals: Counter = Counter()
+    last_block: list[str] = []
+    for k, (i, _) in enumerate(starts):
+        block = lines[i: starts[k + 1][0] if k + 1 < len(starts) else len(lines)]
+        exc = [n for n, line in enumerate(block) if _EXC_LINE.match(line)]
+        if exc:
+            finals[re.sub(r"\d{4,}", "N", block[exc[-1]].strip())[:160]] += 1
+            last_block = block[max(0, exc[-1] - 4): exc[-1] + 8]
+    out = [f"the server logged {len(starts)} error(s):"]
+    out += [f"  x{n} {m}" for m, n in messages.most_common(5)]
+    out += ["ending in:"] + [f"  x{n} {m}" for m, n in finals.most_common(5)]
+    if last_block:
+        out += ["the last one ends:"] + [f"  {line}" for line in last_block if line.strip()]
+    return "\n      ".join(out)
 
 
 def hitkit_cli(*args: str, env: dict) -> str:
@@ -267,8 +288,10 @@ def _describe(e: BaseException) -> str:
     response = getattr(e, "response", None)
     if isinstance(response, dict) and "Error" in response:
         err = response["Error"]
-        return f"{err.get('Code')}: {str(err.get('Message'))[:160]}"
-    return f"{type(e).__name__}: {str(e)[:160]}"
+        text = f"{err.get('Code')}: {str(err.get('Message'))[:160]}"
+    else:
+        text = f"{type(e).__name__}: {str(e)[:160]}"
+    return re.sub(r"\d{6,}", "N", text)  # request ids and the like, so equal errors count together
 
 
 def _client_main(index: int, target: Target, op: str, items: list[str], arg: str | None, calls: int, seconds: float,
@@ -281,7 +304,9 @@ def _client_main(index: int, target: Target, op: str, items: list[str], arg: str
         client = boto3.client(
             "mturk", endpoint_url=target.url, region_name="us-east-1",
             aws_access_key_id=target.key, aws_secret_access_key=target.secret,
-            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=60, proxies={}),
+            # total_max_attempts=1: no retries, so every failed request is counted ({"max_attempts": 1} would mean
+            # one retry, hiding half the ServiceFaults); proxies={}: straight to 127.0.0.1 whatever the environment says
+            config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60, proxies={}),
         )
         client.get_account_balance()  # warm-up: TCP connection, signer, response parser
         kwargs = create_hit_kwargs()
@@ -451,16 +476,18 @@ def prepare(url: str, target: Target, workers: list[dict], pool_size: int) -> Pr
 
     client = boto3.client("mturk", endpoint_url=url, region_name="us-east-1", aws_access_key_id=target.key,
                           aws_secret_access_key=target.secret,
-                          config=Config(retries={"max_attempts": 1}, read_timeout=60, proxies={}))
+                          config=Config(retries={"total_max_attempts": 3}, read_timeout=60, proxies={},
+                                        max_pool_connections=16))
     per_hit = len(workers)
     get_hit_id = client.create_hit(**create_hit_kwargs(1))["HIT"]["HITId"]
     list_hit_id = client.create_hit(**create_hit_kwargs(per_hit))["HIT"]["HITId"]
-    pool_hits = [client.create_hit(**create_hit_kwargs(per_hit))["HIT"]["HITId"] for _ in range(math.ceil(pool_size / per_hit))]
-    made = 2 + len(pool_hits)
-    while made < 110:  # ListHITs(MaxResults=100) should return a full page
-        client.create_hit(**create_hit_kwargs(1))
-        made += 1
-    done, errors = _worker_submissions(url, [list_hit_id, *pool_hits], workers, threads=6)
+    n_pool = math.ceil(pool_size / per_hit)
+    sizes = [per_hit] * n_pool + [1] * max(0, 110 - 2 - n_pool)  # ListHITs(MaxResults=100) should see a full page
+    with ThreadPoolExecutor(8) as ex:  # botocore clients may be shared between threads
+        made_ids = list(ex.map(lambda n: client.create_hit(**create_hit_kwargs(n))["HIT"]["HITId"], sizes))
+    pool_hits = made_ids[:n_pool]
+    made = 2 + len(made_ids)
+    done, errors = _worker_submissions(url, [list_hit_id, *pool_hits], workers, threads=12)
     pool = [aid for h in pool_hits for aid in done.get(h, [])]
     listed = client.list_assignments_for_hit(HITId=list_hit_id, MaxResults=100)["NumResults"]
     page = client.list_hits(MaxResults=100)["NumResults"]
@@ -470,13 +497,38 @@ def prepare(url: str, target: Target, workers: list[dict], pool_size: int) -> Pr
     return Prepared(get_hit_id, list_hit_id, listed, pool, made, errors)
 
 
+# ---------------------------------------------------------------- time budget
+
+
+class Budget:
+    """Shrinks the per-cell time cap when needed so the whole run ends near --budget seconds."""
+
+    SETUP_RESERVE = 30.0  # seconds kept for each database still to set up and prepare
+    CELL_OVERHEAD = 1.0  # starting client processes, boto3 clients, joins
+    MIN_CAP = 1.0
+
+    def __init__(self, seconds: float, cells: int, setups: int) -> None:
+        self.end = time.monotonic() + seconds
+        self.cells_left = cells
+        self.setups_left = setups
+        self.smallest_cap = math.inf
+
+    def cap(self, wanted: float) -> float:
+        spare = self.end - time.monotonic() - self.setups_left * self.SETUP_RESERVE - self.cells_left * self.CELL_OVERHEAD
+        cap = min(wanted, max(self.MIN_CAP, spare / max(1, self.cells_left)))
+        self.smallest_cap = min(self.smallest_cap, cap)
+        return cap
+
+
 # ---------------------------------------------------------------- one database
 
 
 Results = dict  # (database, operation, procs) -> list[Cell]
 
 
-def bench_database(database: str, args: argparse.Namespace, results: Results, notes: list[str]) -> None:
+def bench_database(database: str, args: argparse.Namespace, results: Results, notes: list[str], budget: Budget) -> None:
+    cells = args.repeats * (1 + len(args.operations)) * len(args.clients)
+    budget.setups_left -= 1
     tmp = tempfile.TemporaryDirectory(prefix=f"hitkit-bench-{database}-")
     root = Path(tmp.name)
     data_dir = root / "hitkit-data"
@@ -491,6 +543,7 @@ def bench_database(database: str, args: argparse.Namespace, results: Results, no
             except Exception as e:  # noqa: BLE001
                 notes.append(f"postgres skipped: cannot create a schema at {PG_BASE}: {_describe(e)}")
                 log(notes[-1])
+                budget.cells_left -= cells
                 return
             env = _no_proxy_env({"HITKIT_DATABASE_URL": pg_url})
             pg = PgBackends(app_name)
@@ -548,21 +601,31 @@ def bench_database(database: str, args: argparse.Namespace, results: Results, no
                     arg = prep.get_hit_id if op == "GetHIT" else prep.list_hit_id
                     server, target = (bare, bare_target) if op == BARE else (hitkit, hk_target)
                     calls = args.bare_calls if op == BARE else args.calls
-                    cell = run_cell(server, target, op, procs, calls, args.seconds, items=items, arg=arg,
+                    cap = budget.cap(args.seconds)
+                    cell = run_cell(server, target, op, procs, calls, cap, items=items, arg=arg,
                                     pg=pg if op != BARE else None)
+                    budget.cells_left -= 1
+                    cells -= 1
                     results.setdefault((database, op, procs), []).append(cell)
                     pg_part = f", +{cell.pg_us:.0f} us PG backend" if cell.pg_us is not None else ""
                     log(f"[{database}] run {rep + 1}/{args.repeats} {op:<22} {procs} client(s): {cell.calls:5d} calls "
+                        f"(cap {cap:4.1f} s) "
                         f"in {cell.wall:5.2f} s = {cell.rate:7.0f}/s, server CPU {cell.cpu_us:6.0f} us/call{pg_part}"
                         f"{', ' + str(sum(cell.errors.values())) + ' errors' if cell.errors else ''}")
                     if hitkit.proc.poll() is not None:
                         raise RuntimeError(f"hitkit server exited ({hitkit.proc.returncode}):\n{hitkit.log_tail()}")
+        budget.cells_left -= cells  # cells never run (an error above would skip this; then the budget is moot)
         logged = server_log_errors(hitkit.log_path)
         if logged:
             notes.append(f"{database}: {logged}")
     finally:
         for s in servers:
             s.stop()
+        if args.keep_logs:
+            args.keep_logs.mkdir(parents=True, exist_ok=True)
+            for s in servers:
+                if s.log_path.exists():
+                    shutil.copy(s.log_path, args.keep_logs / f"{database}-{s.log_path.name}")
         if pg:
             pg.close()
         if pg_url:
@@ -581,7 +644,7 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
-def report(results: Results, args: argparse.Namespace, notes: list[str]) -> str:
+def report(results: Results, args: argparse.Namespace, notes: list[str], elapsed: float) -> str:
     headers = ["database", "operation", "clients", "calls", "calls/s", "server CPU us/call", "CPU vs bare",
                "calls/s vs bare", "PG backend us/call", "errors"]
     rows: list[list[str]] = []
@@ -608,6 +671,20 @@ def report(results: Results, args: argparse.Namespace, notes: list[str]) -> str:
                     f"{_median(pg_values):.0f}" if pg_values else "",
                     str(errors),
                 ])
+        least = min(args.clients)
+        waits = []
+        for op in args.operations:
+            cells = results.get((database, op, least))
+            if least == 1 and cells and bare_rate.get(1, 0) > 0:
+                latency_ms = 1000 / _median([c.rate for c in cells])
+                cpu_ms = _median([c.cpu_us for c in cells]) / 1000
+                if latency_ms - cpu_ms > 25 and 1000 / bare_rate[1] < 10:
+                    waits.append(f"{op} {latency_ms:.0f} ms (server CPU {cpu_ms:.1f} ms)")
+        if waits:
+            notes.append(f"{database}: one client's calls take far longer than the server's CPU time for them while the "
+                         f"bare endpoint answers in {1000 / bare_rate[1]:.1f} ms: " + ", ".join(waits)
+                         + ". The server is waiting, not working: lock waits, or ~40 ms per call when Nagle's algorithm "
+                           "meets delayed ACKs (listening socket without TCP_NODELAY; see benchmarks/README.md).")
         most = max(args.clients)
         create = results.get((database, "CreateHIT", most))
         if create and "CreateHIT" in args.operations:
@@ -649,10 +726,10 @@ def report(results: Results, args: argparse.Namespace, notes: list[str]) -> str:
         out.append("")
         out.append("errors:")
         out.extend(f"  x{n} {what}" for what, n in all_errors.most_common())
-    if notes:
-        out.append("")
-        out.append("notes:")
-        out.extend(f"  {n}" for n in notes)
+    out.append("")
+    out.append("notes:")
+    out.extend(f"  {n}" for n in notes)
+    out.append(f"  total time {elapsed:.0f} s")
     return "\n".join(out)
 
 
@@ -666,9 +743,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="calls per client process for the bare endpoint, which is cheap and needs more calls to span "
                         "enough clock ticks (default max(--calls, 1000); --quick max(--calls, 500))")
     p.add_argument("--seconds", type=float, default=None, help="time cap per cell in seconds (default 20; --quick 5)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="aim to finish the whole run within this many seconds by shrinking per-cell caps (default 600; "
+                        "--quick 170)")
     p.add_argument("--repeats", type=int, default=None, help="runs per cell, the median is shown (default 3; --quick 1)")
     p.add_argument("--idle-seconds", type=float, default=None, help="measure the idle server's CPU for this long (default 3; --quick 1)")
     p.add_argument("--quick", action="store_true", help="small counts and one run: a smoke test in about 2 minutes")
+    p.add_argument("--keep-logs", type=Path, help="copy the servers' logs (stderr) into this directory")
     p.add_argument("--json-out", type=Path, help="also write every cell's raw figures to this JSON file")
     args = p.parse_args(argv)
     quick = args.quick
@@ -676,6 +757,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.bare_calls = args.bare_calls or max(args.calls, 500 if quick else 1000)
     args.seconds = args.seconds or (5.0 if quick else 20.0)
     args.repeats = args.repeats or (1 if quick else 3)
+    args.budget = args.budget or (170.0 if quick else 600.0)
     args.idle_seconds = args.idle_seconds if args.idle_seconds is not None else (1.0 if quick else 3.0)
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     args.operations = [o.strip() for o in args.operations.split(",") if o.strip()]
@@ -697,14 +779,24 @@ def main(argv: list[str] | None = None) -> int:
     results: Results = {}
     notes: list[str] = []
     interrupted = False
+    budget = Budget(args.budget, len(args.databases) * args.repeats * (1 + len(args.operations)) * len(args.clients),
+                    len(args.databases))
     try:
         for database in args.databases:
-            bench_database(database, args, results, notes)
+            try:
+                bench_database(database, args, results, notes, budget)
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:  # noqa: BLE001 - report what was measured, go on with the next database
+                notes.append(f"{database}: stopped early: {type(e).__name__}: {e}")
+                log(notes[-1])
     except KeyboardInterrupt:
         interrupted = True
         notes.append("interrupted: the table shows the cells finished so far")
-    notes.append(f"total time {time.monotonic() - started:.0f} s")
-    print(report(results, args, notes), flush=True)
+    if budget.smallest_cap < args.seconds:
+        notes.append(f"to fit --budget {args.budget:g} s, some cells were capped at {budget.smallest_cap:.1f} s "
+                     f"instead of --seconds {args.seconds:g} (see the calls column)")
+    print(report(results, args, notes, time.monotonic() - started), flush=True)
     if args.json_out:
         raw = [
             {"database": d, "operation": op, "clients": p,

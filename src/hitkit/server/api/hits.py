@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from hitkit.mturk.fees import CurrencyError, format_cents, parse_currency
 from hitkit.mturk.ids import new_entity_id
@@ -198,20 +198,21 @@ def _type_values(ctx: Ctx, params: dict) -> dict:
 def find_or_create_hit_type(ctx: Ctx, values: dict) -> str:
     """Identical properties give the same HITTypeId."""
     fingerprint = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
-    existing = ctx.conn.execute(
-        select(hit_types.c.id).where(
-            hit_types.c.requester_id == ctx.requester_id, hit_types.c.fingerprint == fingerprint
-        )
-    ).scalar()
+    existing = ctx.conn.execute(_HIT_TYPE_BY_FINGERPRINT, {"r": ctx.requester_id, "f": fingerprint}).scalar()
     if existing:
         return existing
     type_id = new_entity_id()
     ctx.conn.execute(
-        insert(hit_types).values(
-            id=type_id, requester_id=ctx.requester_id, fingerprint=fingerprint, created_at=ctx.now, **values
-        )
+        _INSERT_HIT_TYPE, dict(id=type_id, requester_id=ctx.requester_id, fingerprint=fingerprint, created_at=ctx.now, **values)
     )
     return type_id
+
+
+_HIT_TYPE_BY_FINGERPRINT = select(hit_types.c.id).where(
+    hit_types.c.requester_id == bindparam("r"), hit_types.c.fingerprint == bindparam("f")
+)
+_INSERT_HIT_TYPE = insert(hit_types)
+_INSERT_HIT = insert(hits)
 
 
 @operation("CreateHITType")
@@ -236,7 +237,8 @@ def _create(ctx: Ctx, params: dict, type_id: str) -> dict:
     hit_id = new_entity_id()
     claim_token(ctx, "hit", params.get("UniqueRequestToken"), hit_id)
     ctx.conn.execute(
-        insert(hits).values(
+        _INSERT_HIT,
+        dict(
             id=hit_id,
             requester_id=ctx.requester_id,
             hit_type_id=type_id,
@@ -245,15 +247,18 @@ def _create(ctx: Ctx, params: dict, type_id: str) -> dict:
             max_assignments=params.get("MaxAssignments", 1),
             question=question,
             requester_annotation=params.get("RequesterAnnotation"),
+            layout_id=None,
+            layout_parameters=None,
             assignment_review_policy=_review_policy(params.get("AssignmentReviewPolicy"), "Assignment"),
             hit_review_policy=_review_policy(params.get("HITReviewPolicy"), "HIT"),
             reviewing=False,
             hit_review_status="NotReviewed",
-        )
+            disposed_at=None,
+        ),
     )
-    reconcile_hit(ctx.conn, hit_id, ctx.now, ctx.config.fee_schedule)
-    emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=type_id, hit_id=hit_id, event_type="HITCreated", now=ctx.now)
     row = get_hit(ctx.conn, hit_id)
+    reconcile_hit(ctx.conn, hit_id, ctx.now, ctx.config.fee_schedule, hit=row)
+    emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=type_id, hit_id=hit_id, event_type="HITCreated", now=ctx.now)
     return {"HIT": hit_to_api(row, hit_state.state_from_row(row, hit_state.HitCounts(), ctx.now))}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 
 from hitkit.server.store.tables import assignments, hits
 
@@ -60,19 +60,22 @@ def counts_for(conn: Connection, hit_ids: list[str], now: float) -> dict[str, Hi
     """Assignment counts for each HIT in `hit_ids` (missing HITs have none)."""
     if not hit_ids:
         return {}
-    a = assignments.c
-    q = (
-        select(
-            a.hit_id,
-            func.sum(case((and_(a.status == IN_FLIGHT, a.deadline > now), 1), else_=0)),
-            func.sum(case((a.status == "Submitted", 1), else_=0)),
-            func.sum(case((a.status == "Approved", 1), else_=0)),
-            func.sum(case((a.status == "Rejected", 1), else_=0)),
-        )
-        .where(a.hit_id.in_(hit_ids), a.status.in_((IN_FLIGHT, *VISIBLE_STATUSES)))
-        .group_by(a.hit_id)
+    rows = conn.execute(_COUNTS, {"hit_ids": list(hit_ids), "now": now})
+    return {row[0]: HitCounts(int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows}
+
+
+_a = assignments.c
+_COUNTS = (
+    select(
+        _a.hit_id,
+        func.sum(case((and_(_a.status == IN_FLIGHT, _a.deadline > bindparam("now")), 1), else_=0)),
+        func.sum(case((_a.status == "Submitted", 1), else_=0)),
+        func.sum(case((_a.status == "Approved", 1), else_=0)),
+        func.sum(case((_a.status == "Rejected", 1), else_=0)),
     )
-    return {row[0]: HitCounts(int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in conn.execute(q)}
+    .where(_a.hit_id.in_(bindparam("hit_ids", expanding=True)), _a.status.in_((IN_FLIGHT, *VISIBLE_STATUSES)))
+    .group_by(_a.hit_id)
+)
 
 
 def state_from_row(hit_row, counts: HitCounts, now: float) -> HitState:  # type: ignore[no-untyped-def]

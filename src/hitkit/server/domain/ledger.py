@@ -10,7 +10,7 @@ Payments come out of `held` (reward to the worker, fee to the marketplace); bonu
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, select
 
 from hitkit.mturk.fees import assignment_fee_cents, bonus_fee_cents
 from hitkit.server.api.errors import insufficient_funds
@@ -20,16 +20,22 @@ from hitkit.server.store.queries import get_hit, requirements_of
 from hitkit.server.store.tables import ledger, requesters
 
 
+_BALANCE = (
+    select(ledger.c.balance_after)
+    .where(ledger.c.requester_id == bindparam("requester_id"), ledger.c.account == bindparam("account"))
+    .order_by(ledger.c.seq.desc())
+    .limit(1)
+)
+_LOCK_REQUESTER = select(requesters.c.id).where(requesters.c.id == bindparam("requester_id")).with_for_update()
+_INSERT = insert(ledger)
+_HELD_FOR_HIT = select(func.coalesce(func.sum(ledger.c.amount_cents), 0)).where(
+    ledger.c.hit_id == bindparam("hit_id"), ledger.c.account == "held"
+)
+_REFS = ("hit_id", "assignment_id", "bonus_id", "worker_id", "memo")
+
+
 def _balance(conn: Connection, requester_id: str, account: str) -> int:
-    return int(
-        conn.execute(
-            select(ledger.c.balance_after)
-            .where(ledger.c.requester_id == requester_id, ledger.c.account == account)
-            .order_by(ledger.c.seq.desc())
-            .limit(1)
-        ).scalar()
-        or 0
-    )
+    return int(conn.execute(_BALANCE, {"requester_id": requester_id, "account": account}).scalar() or 0)
 
 
 def balances(conn: Connection, requester_id: str) -> tuple[int, int]:
@@ -40,17 +46,17 @@ def balances(conn: Connection, requester_id: str) -> tuple[int, int]:
 def lock_requester(conn: Connection, requester_id: str) -> None:
     """Serialise money movements of one requester (PostgreSQL row lock; SQLite's writer lock already does)."""
     if conn.dialect.name != "sqlite":
-        conn.execute(select(requesters.c.id).where(requesters.c.id == requester_id).with_for_update())
+        conn.execute(_LOCK_REQUESTER, {"requester_id": requester_id})
 
 
-def _row(conn: Connection, requester_id: str, account: str, cents: int, kind: str, now: float, **refs: str | None) -> None:
+def _row(conn: Connection, requester_id: str, account: str, cents: int, kind: str, now: float, **refs: str | None) -> int:
+    """Append one row; returns the account's balance after it."""
     lock_requester(conn, requester_id)
-    conn.execute(
-        insert(ledger).values(
-            requester_id=requester_id, account=account, amount_cents=cents,
-            balance_after=_balance(conn, requester_id, account) + cents, kind=kind, created_at=now, **refs,
-        )
-    )
+    after = _balance(conn, requester_id, account) + cents
+    row = {k: refs.get(k) for k in _REFS}
+    row.update(requester_id=requester_id, account=account, amount_cents=cents, balance_after=after, kind=kind, created_at=now)
+    conn.execute(_INSERT, row)
+    return after
 
 
 def deposit(conn: Connection, requester_id: str, cents: int, now: float, memo: str = "deposit") -> None:
@@ -72,29 +78,22 @@ def outstanding(hit: Row, counts: HitCounts, now: float) -> int:
     return max(0, hit.max_assignments - counts.approved - counts.rejected)
 
 
-def reconcile_hit(conn: Connection, hit_id: str, now: float, schedule: str) -> int:
+def reconcile_hit(conn: Connection, hit_id: str, now: float, schedule: str, *, hit: Row | None = None) -> int:
     """Make the HIT's reservation match what it may still cost. Raises InsufficientFunds (and the caller's
-    transaction rolls back) when more must be held than is available. Returns the amount moved."""
-    hit = get_hit(conn, hit_id)
+    transaction rolls back) when more must be held than is available. Returns the amount moved.
+    `hit`, when given, is the HIT's current row (saves reading it again)."""
+    hit = hit if hit is not None else get_hit(conn, hit_id)
     if hit is None:
         return 0
     counts = counts_for(conn, [hit_id], now).get(hit_id, HitCounts())
     target = outstanding(hit, counts, now) * (hit.reward_cents + fee_for(hit, schedule))
-    held = conn.execute(
-        select(func.coalesce(func.sum(ledger.c.amount_cents), 0)).where(
-            ledger.c.hit_id == hit_id, ledger.c.account == "held"
-        )
-    ).scalar_one()
+    held = conn.execute(_HELD_FOR_HIT, {"hit_id": hit_id}).scalar_one()
     delta = target - int(held)
     if delta == 0:
         return 0
-    if delta > 0:
-        lock_requester(conn, hit.requester_id)
-        available, _ = balances(conn, hit.requester_id)
-        if available < delta:
-            raise insufficient_funds()
     kind = "reserve" if delta > 0 else "release"
-    _row(conn, hit.requester_id, "available", -delta, kind, now, hit_id=hit_id)
+    if _row(conn, hit.requester_id, "available", -delta, kind, now, hit_id=hit_id) < 0:
+        raise insufficient_funds()  # the caller's transaction rolls back, this row with it
     _row(conn, hit.requester_id, "held", delta, kind, now, hit_id=hit_id)
     return delta
 

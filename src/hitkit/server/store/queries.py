@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from hitkit.server.store.tables import assignments, hit_types, hits
 
@@ -21,18 +21,26 @@ HIT_TYPE_COLUMNS = (
 hit_with_type = select(hits, *HIT_TYPE_COLUMNS).join(hit_types, hit_types.c.id == hits.c.hit_type_id)
 
 
+# Hot-path statements are built once: constructing a SQLAlchemy expression costs several times its execution.
+_HIT = hit_with_type.where(hits.c.id == bindparam("hit_id"))
+_HIT_OWN = _HIT.where(hits.c.requester_id == bindparam("requester_id"))
+_HIT_QUERIES = {
+    (False, False): _HIT,
+    (False, True): _HIT.with_for_update(of=hits),
+    (True, False): _HIT_OWN,
+    (True, True): _HIT_OWN.with_for_update(of=hits),
+}
+_ASSIGNMENT = select(assignments).where(assignments.c.id == bindparam("assignment_id"))
+
+
 def get_hit(conn: Connection, hit_id: str, *, requester_id: str | None = None, for_update: bool = False) -> Row | None:
     """The HIT with its type's properties, or None. `for_update` takes the row lock that settles races."""
-    q = hit_with_type.where(hits.c.id == hit_id)
-    if requester_id is not None:
-        q = q.where(hits.c.requester_id == requester_id)
-    if for_update:
-        q = q.with_for_update(of=hits)
-    return conn.execute(q).first()
+    q = _HIT_QUERIES[(requester_id is not None, for_update)]
+    return conn.execute(q, {"hit_id": hit_id, "requester_id": requester_id}).first()
 
 
 def get_assignment(conn: Connection, assignment_id: str) -> Row | None:
-    return conn.execute(select(assignments).where(assignments.c.id == assignment_id)).first()
+    return conn.execute(_ASSIGNMENT, {"assignment_id": assignment_id}).first()
 
 
 def requirements_of(row: Row) -> list[dict]:
