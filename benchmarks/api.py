@@ -470,7 +470,7 @@ def _worker_submissions(url: str, hit_ids: list[str], workers: list[dict], threa
     return done, errors
 
 
-def prepare(url: str, target: Target, workers: list[dict], pool_size: int) -> Prepared:
+def prepare(url: str, target: Target, workers: list[dict], pool_size: int, *, parallel_creates: int) -> Prepared:
     import boto3
     from botocore.config import Config
 
@@ -483,7 +483,7 @@ def prepare(url: str, target: Target, workers: list[dict], pool_size: int) -> Pr
     list_hit_id = client.create_hit(**create_hit_kwargs(per_hit))["HIT"]["HITId"]
     n_pool = math.ceil(pool_size / per_hit)
     sizes = [per_hit] * n_pool + [1] * max(0, 110 - 2 - n_pool)  # ListHITs(MaxResults=100) should see a full page
-    with ThreadPoolExecutor(8) as ex:  # botocore clients may be shared between threads
+    with ThreadPoolExecutor(parallel_creates) as ex:  # botocore clients may be shared between threads
         made_ids = list(ex.map(lambda n: client.create_hit(**create_hit_kwargs(n))["HIT"]["HITId"], sizes))
     pool_hits = made_ids[:n_pool]
     made = 2 + len(made_ids)
@@ -503,24 +503,34 @@ def prepare(url: str, target: Target, workers: list[dict], pool_size: int) -> Pr
 class Budget:
     """Shrinks the per-cell time cap when needed so the whole run ends near --budget seconds."""
 
-    SETUP_RESERVE = 30.0  # seconds kept for each database still to set up and prepare
     CELL_OVERHEAD = 1.0  # starting client processes, boto3 clients, joins
     MIN_CAP = 1.0
 
-    def __init__(self, seconds: float, cells: int, setups: int) -> None:
+    def __init__(self, seconds: float, cells: int, setups: int, pool_size: int) -> None:
         self.end = time.monotonic() + seconds
         self.cells_left = cells
         self.setups_left = setups
+        # a database's set-up and preparation: ~20 s plus ~10 ms per assignment of the approve pool, until measured
+        self.setup_estimate = 20.0 + 0.01 * pool_size
         self.smallest_cap = math.inf
 
+    def setup_done(self, seconds: float) -> None:
+        self.setup_estimate = max(self.setup_estimate, seconds)
+
     def cap(self, wanted: float) -> float:
-        spare = self.end - time.monotonic() - self.setups_left * self.SETUP_RESERVE - self.cells_left * self.CELL_OVERHEAD
+        spare = self.end - time.monotonic() - self.setups_left * self.setup_estimate - self.cells_left * self.CELL_OVERHEAD
         cap = min(wanted, max(self.MIN_CAP, spare / max(1, self.cells_left)))
         self.smallest_cap = min(self.smallest_cap, cap)
         return cap
 
 
 # ---------------------------------------------------------------- one database
+
+
+def pool_size(args: argparse.Namespace) -> int:
+    """Submitted assignments the ApproveAssignment cells may use."""
+    return args.repeats * args.calls * sum(args.clients) if "ApproveAssignment" in args.operations else 0
+
 
 
 Results = dict  # (database, operation, procs) -> list[Cell]
@@ -549,6 +559,7 @@ def bench_database(database: str, args: argparse.Namespace, results: Results, no
             pg = PgBackends(app_name)
         else:
             env = _no_proxy_env(drop=("HITKIT_DATABASE_URL",))
+        setup_started = time.monotonic()
         log(f"[{database}] initialising {data_dir}")
         init = json.loads(hitkit_cli("server", "init", "--data-dir", str(data_dir), "--no-profile", "--json", env=env))
         req = init["requester"]
@@ -570,11 +581,13 @@ def bench_database(database: str, args: argparse.Namespace, results: Results, no
         hk_target = Target(hitkit.url, req["aws_access_key_id"], req["aws_secret_access_key"])
         bare_target = Target(bare.url, "AKIDBAREBENCH0000000", "bare-secret-not-checked")
         approve_calls = args.calls
-        pool_size = args.repeats * approve_calls * sum(args.clients) if "ApproveAssignment" in args.operations else 0
+        pool = pool_size(args)
         t = time.monotonic()
         log(f"[{database}] preparing: {ASSIGNMENTS_PER_HIT} workers, a HIT with {ASSIGNMENTS_PER_HIT} submitted "
-            f"assignments, {pool_size} submitted assignments to approve")
-        prep = prepare(hitkit.url, hk_target, workers, pool_size)
+            f"assignments, {pool} submitted assignments to approve")
+        # On PostgreSQL concurrent CreateHITs of one requester can deadlock (see the README), so create one at a time.
+        prep = prepare(hitkit.url, hk_target, workers, pool, parallel_creates=1 if database == "postgres" else 8)
+        budget.setup_done(time.monotonic() - setup_started)
         log(f"[{database}] prepared in {time.monotonic() - t:.1f} s: {prep.hits_total} HITs, {len(prep.pool)} assignments "
             f"in the approve pool, ListAssignmentsForHIT returns {prep.list_assignments}")
         if prep.prep_errors:
@@ -614,13 +627,14 @@ def bench_database(database: str, args: argparse.Namespace, results: Results, no
                         f"{', ' + str(sum(cell.errors.values())) + ' errors' if cell.errors else ''}")
                     if hitkit.proc.poll() is not None:
                         raise RuntimeError(f"hitkit server exited ({hitkit.proc.returncode}):\n{hitkit.log_tail()}")
-        budget.cells_left -= cells  # cells never run (an error above would skip this; then the budget is moot)
-        logged = server_log_errors(hitkit.log_path)
-        if logged:
-            notes.append(f"{database}: {logged}")
     finally:
+        budget.cells_left -= cells  # those never run, after an error
         for s in servers:
             s.stop()
+        if servers:
+            logged = server_log_errors(servers[0].log_path)  # the hitkit server's
+            if logged:
+                notes.append(f"{database}: {logged}")
         if args.keep_logs:
             args.keep_logs.mkdir(parents=True, exist_ok=True)
             for s in servers:
@@ -780,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     interrupted = False
     budget = Budget(args.budget, len(args.databases) * args.repeats * (1 + len(args.operations)) * len(args.clients),
-                    len(args.databases))
+                    len(args.databases), pool_size(args))
     try:
         for database in args.databases:
             try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from hitkit.mturk.ids import new_entity_id
 from hitkit.server.domain import hit_state, review_policies
@@ -17,10 +17,18 @@ from hitkit.server.domain.eligibility import check_action, parse_requirements
 from hitkit.server.domain.events import emit
 from hitkit.server.domain.ledger import pay_assignment, reconcile_hit
 from hitkit.server.domain.qualification_values import is_blocked, values_for
-from hitkit.server.store.queries import get_hit, requirements_of
+from hitkit.server.store.queries import get_assignment, get_hit, requirements_of
 from hitkit.server.store.tables import assignments
 
 OVERRIDE_WINDOW = 30 * 86400
+
+
+_UPDATE = update(assignments).where(assignments.c.id == bindparam("a_id"))
+_INSERT = insert(assignments)
+_WORKERS_ASSIGNMENTS = select(assignments.c.status, assignments.c.deadline).where(
+    assignments.c.hit_id == bindparam("hit_id"), assignments.c.worker_id == bindparam("worker_id"),
+    assignments.c.status.in_(("Accepted", *hit_state.VISIBLE_STATUSES)),
+)
 
 
 @dataclass
@@ -54,12 +62,7 @@ def accept(conn: Connection, worker: Row, hit_id: str, now: float) -> Row:
         raise FlowError("hit_not_found", f"HIT {hit_id} does not exist.", 404)
     if not worker.active:
         raise FlowError("worker_inactive", "This worker account is deactivated.", 403)
-    mine = conn.execute(
-        select(assignments.c.status, assignments.c.deadline).where(
-            assignments.c.hit_id == hit_id, assignments.c.worker_id == worker.id,
-            assignments.c.status.in_(("Accepted", *hit_state.VISIBLE_STATUSES)),
-        )
-    ).all()
+    mine = conn.execute(_WORKERS_ASSIGNMENTS, {"hit_id": hit_id, "worker_id": worker.id}).all()
     for status, deadline in mine:
         if status != "Accepted" or deadline > now:
             raise FlowError("already_accepted", f"You have already accepted HIT {hit_id}; a worker may do each HIT once.")
@@ -75,22 +78,22 @@ def accept(conn: Connection, worker: Row, hit_id: str, now: float) -> Row:
         raise FlowError("no_slots", f"HIT {hit_id} has no assignments available.")
     assignment_id = new_entity_id()
     conn.execute(
-        insert(assignments).values(
-            id=assignment_id, hit_id=hit_id, worker_id=worker.id, status="Accepted",
-            accept_time=now, deadline=now + hit.assignment_duration,
-        )
+        _INSERT,
+        dict(id=assignment_id, hit_id=hit_id, worker_id=worker.id, status="Accepted", accept_time=now,
+             deadline=now + hit.assignment_duration, submit_time=None, auto_approval_time=None, approval_time=None,
+             rejection_time=None, ended_time=None, answer=None, requester_feedback=None),
     )
     _emit(conn, hit, "AssignmentAccepted", now, assignment_id)
-    return conn.execute(select(assignments).where(assignments.c.id == assignment_id)).one()
+    return get_assignment(conn, assignment_id)
 
 
 def _locked(conn: Connection, assignment_id: str) -> tuple[Row, Row]:
-    a = conn.execute(select(assignments).where(assignments.c.id == assignment_id)).first()
+    a = get_assignment(conn, assignment_id)
     if a is None:
         raise FlowError("assignment_not_found", f"Assignment {assignment_id} does not exist.", 404)
     hit = get_hit(conn, a.hit_id, for_update=True)
     # Re-read under the HIT lock: another transaction may have changed it since.
-    a = conn.execute(select(assignments).where(assignments.c.id == assignment_id)).one()
+    a = get_assignment(conn, assignment_id)
     return a, hit
 
 
@@ -109,7 +112,7 @@ def return_assignment(conn: Connection, assignment_id: str, worker_id: str | Non
     """The worker gives the slot back; nothing of it stays visible to the requester."""
     a, hit = _locked(conn, assignment_id)
     _check_in_flight(a, worker_id, now)
-    conn.execute(update(assignments).where(assignments.c.id == a.id).values(status="Returned", ended_time=now))
+    conn.execute(_UPDATE, {"a_id": a.id, "status": "Returned", "ended_time": now})
     _emit(conn, hit, "AssignmentReturned", now, a.id)
     _after_slot_freed(conn, hit, now, schedule)
 
@@ -149,25 +152,25 @@ def submit(conn: Connection, assignment_id: str, worker_id: str | None, answer: 
     a, hit = _locked(conn, assignment_id)
     _check_in_flight(a, worker_id, now)
     conn.execute(
-        update(assignments).where(assignments.c.id == a.id).values(
-            status="Submitted", submit_time=now, auto_approval_time=now + hit.auto_approval_delay, answer=answer
-        )
+        _UPDATE,
+        {"a_id": a.id, "status": "Submitted", "submit_time": now, "auto_approval_time": now + hit.auto_approval_delay,
+         "answer": answer},
     )
     _emit(conn, hit, "AssignmentSubmitted", now, a.id)
     if hit.assignment_review_policy:
         review_policies.on_submitted(conn, hit, a.id, now, schedule)
         hit = get_hit(conn, hit.id)  # the policy may have extended the HIT
-    still_submitted = conn.execute(select(assignments.c.status).where(assignments.c.id == a.id)).scalar() == "Submitted"
+    still_submitted = get_assignment(conn, a.id).status == "Submitted"
     if hit.auto_approval_delay == 0 and still_submitted:
         approve(conn, hit, a.id, now, schedule, feedback=None)
     check_reviewable(conn, hit, now, schedule)
-    return conn.execute(select(assignments).where(assignments.c.id == a.id)).one()
+    return get_assignment(conn, a.id)
 
 
 def approve(conn: Connection, hit: Row, assignment_id: str, now: float, schedule: str, *,
             feedback: str | None, override_rejection: bool = False) -> None:
     """Approve a Submitted assignment (or a Rejected one with `override_rejection`, within 30 days) and pay it."""
-    a = conn.execute(select(assignments).where(assignments.c.id == assignment_id)).one()
+    a = get_assignment(conn, assignment_id)
     if a.status == "Rejected" and override_rejection:
         if hit.disposed_at is not None or now > a.submit_time + OVERRIDE_WINDOW:
             raise FlowError("override_window", "A rejection can be overridden only within 30 days of submission, while the HIT exists.")
@@ -176,19 +179,15 @@ def approve(conn: Connection, hit: Row, assignment_id: str, now: float, schedule
     values: dict = {"status": "Approved", "approval_time": now, "rejection_time": None}
     if feedback is not None:
         values["requester_feedback"] = feedback
-    conn.execute(update(assignments).where(assignments.c.id == a.id).values(**values))
+    conn.execute(_UPDATE, {"a_id": a.id, **values})
     pay_assignment(conn, hit, a, now, schedule)
     _emit(conn, hit, "AssignmentApproved", now, a.id)
 
 
 def reject(conn: Connection, hit: Row, assignment_id: str, now: float, schedule: str, *, feedback: str) -> None:
-    a = conn.execute(select(assignments).where(assignments.c.id == assignment_id)).one()
+    a = get_assignment(conn, assignment_id)
     if a.status != "Submitted":
         raise FlowError("invalid_state", "This operation can be called with a status of: Submitted")
-    conn.execute(
-        update(assignments).where(assignments.c.id == a.id).values(
-            status="Rejected", rejection_time=now, requester_feedback=feedback
-        )
-    )
+    conn.execute(_UPDATE, {"a_id": a.id, "status": "Rejected", "rejection_time": now, "requester_feedback": feedback})
     reconcile_hit(conn, hit.id, now, schedule)
     _emit(conn, hit, "AssignmentRejected", now, a.id)
