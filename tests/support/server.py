@@ -102,7 +102,7 @@ class RunningServer:
         return boto3.client(
             "mturk", endpoint_url=self.url, region_name="us-east-1",
             aws_access_key_id=r.access_key, aws_secret_access_key=r.secret,
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config),  # no retries: see every error
         )
 
     # -- worker API
@@ -149,7 +149,7 @@ def start_server(*, database: str | None = None, fee_schedule: str = "mturk", sw
         _, admin_token = accounts.create_admin(conn, "admin", time.time())
     engine.dispose()
     app = create_app(cfg)
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY, as `server run`
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     port = sock.getsockname()[1]

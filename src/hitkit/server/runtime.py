@@ -7,6 +7,7 @@ worker threads so one slow transaction does not stall the loop.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
@@ -30,7 +31,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.service = MTurkService(self.engine, self.config, self.clock)
-        self.inline = is_sqlite(self.engine)
+        mode = os.environ.get("HITKIT_DB_EXECUTION", "auto")
+        self.inline = mode == "inline" or (mode == "auto" and is_sqlite(self.engine))
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run blocking database work the right way for this database."""

@@ -257,8 +257,8 @@ def _create(ctx: Ctx, params: dict, type_id: str) -> dict:
         ),
     )
     row = get_hit(ctx.conn, hit_id)
-    reconcile_hit(ctx.conn, hit_id, ctx.now, ctx.config.fee_schedule, hit=row)
-    emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=type_id, hit_id=hit_id, event_type="HITCreated", now=ctx.now)
+    reconcile_hit(ctx.conn, hit_id, ctx.now, ctx.config.fee_schedule, hit=row, new=True)
+    emit(ctx.conn, row, "HITCreated", ctx.now)
     return {"HIT": hit_to_api(row, hit_state.state_from_row(row, hit_state.HitCounts(), ctx.now))}
 
 
@@ -330,10 +330,10 @@ def update_expiration_for_hit(ctx: Ctx, params: dict) -> dict:
     ctx.conn.execute(update(hits).where(hits.c.id == row.id).values(**values))
     reconcile_hit(ctx.conn, row.id, ctx.now, ctx.config.fee_schedule)
     if new_expiration <= ctx.now and not was_expired:
-        emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=row.hit_type_id, hit_id=row.id, event_type="HITExpired", now=ctx.now)
+        emit(ctx.conn, row, "HITExpired", ctx.now)
         check_reviewable(ctx.conn, get_hit(ctx.conn, row.id), ctx.now, ctx.config.fee_schedule)
     elif new_expiration > ctx.now and new_expiration > row.expiration:
-        emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=row.hit_type_id, hit_id=row.id, event_type="HITExtended", now=ctx.now)
+        emit(ctx.conn, row, "HITExtended", ctx.now)
     return {}
 
 
@@ -351,7 +351,7 @@ def create_additional_assignments_for_hit(ctx: Ctx, params: dict) -> dict:
     claim_token(ctx, "extend", params.get("UniqueRequestToken"), row.id)
     ctx.conn.execute(update(hits).where(hits.c.id == row.id).values(max_assignments=new_max, reviewing=False))
     reconcile_hit(ctx.conn, row.id, ctx.now, ctx.config.fee_schedule)
-    emit(ctx.conn, requester_id=ctx.requester_id, hit_type_id=row.hit_type_id, hit_id=row.id, event_type="HITExtended", now=ctx.now)
+    emit(ctx.conn, row, "HITExtended", ctx.now)
     return {}
 
 

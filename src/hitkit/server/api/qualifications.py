@@ -212,7 +212,7 @@ def create_qualification_type(ctx: Ctx, params: dict) -> dict:
         )
     # Names are unique per requester, with no unique index (deleted types keep theirs): the requester's row lock
     # serializes concurrent creates on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
-    ctx.conn.execute(select(requesters.c.id).where(requesters.c.id == ctx.requester_id).with_for_update()).first()
+    ctx.conn.execute(select(requesters.c.id).where(requesters.c.id == ctx.requester_id).with_for_update(key_share=True)).first()
     name = params["Name"]
     taken = ctx.conn.execute(
         select(qualification_types.c.id).where(

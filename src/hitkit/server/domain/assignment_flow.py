@@ -43,11 +43,6 @@ class FlowError(Exception):
         return self.message
 
 
-def _emit(conn: Connection, hit: Row, event_type: str, now: float, assignment_id: str | None = None) -> None:
-    emit(conn, requester_id=hit.requester_id, hit_type_id=hit.hit_type_id, hit_id=hit.id,
-         assignment_id=assignment_id, event_type=event_type, now=now)
-
-
 def eligibility(conn: Connection, worker: Row, hit: Row, action: str, now: float):  # type: ignore[no-untyped-def]
     """Verdict on whether `worker` may Discover/Preview/Accept `hit`, with the reason when not."""
     reqs = parse_requirements(requirements_of(hit))
@@ -83,7 +78,7 @@ def accept(conn: Connection, worker: Row, hit_id: str, now: float) -> Row:
              deadline=now + hit.assignment_duration, submit_time=None, auto_approval_time=None, approval_time=None,
              rejection_time=None, ended_time=None, answer=None, requester_feedback=None),
     )
-    _emit(conn, hit, "AssignmentAccepted", now, assignment_id)
+    emit(conn, hit, "AssignmentAccepted", now, assignment_id)
     return get_assignment(conn, assignment_id)
 
 
@@ -113,7 +108,7 @@ def return_assignment(conn: Connection, assignment_id: str, worker_id: str | Non
     a, hit = _locked(conn, assignment_id)
     _check_in_flight(a, worker_id, now)
     conn.execute(_UPDATE, {"a_id": a.id, "status": "Returned", "ended_time": now})
-    _emit(conn, hit, "AssignmentReturned", now, a.id)
+    emit(conn, hit, "AssignmentReturned", now, a.id)
     _after_slot_freed(conn, hit, now, schedule)
 
 
@@ -126,7 +121,7 @@ def abandon(conn: Connection, a: Row, now: float, schedule: str) -> None:
         .values(status="Abandoned", ended_time=a.deadline)
     ).rowcount
     if changed:
-        _emit(conn, hit, "AssignmentAbandoned", now, a.id)
+        emit(conn, hit, "AssignmentAbandoned", now, a.id)
         _after_slot_freed(conn, hit, now, schedule)
 
 
@@ -141,7 +136,7 @@ def check_reviewable(conn: Connection, hit: Row, now: float, schedule: str) -> b
     can complete a HIT (last submit, expiry, a return or abandonment after expiry) calls this."""
     if hit_state.state_of(conn, hit, now).status != "Reviewable":
         return False
-    _emit(conn, hit, "HITReviewable", now)
+    emit(conn, hit, "HITReviewable", now)
     if hit.hit_review_policy:
         review_policies.on_hit_complete(conn, hit, now, schedule)
     return True
@@ -156,7 +151,7 @@ def submit(conn: Connection, assignment_id: str, worker_id: str | None, answer: 
         {"a_id": a.id, "status": "Submitted", "submit_time": now, "auto_approval_time": now + hit.auto_approval_delay,
          "answer": answer},
     )
-    _emit(conn, hit, "AssignmentSubmitted", now, a.id)
+    emit(conn, hit, "AssignmentSubmitted", now, a.id)
     if hit.assignment_review_policy:
         review_policies.on_submitted(conn, hit, a.id, now, schedule)
         hit = get_hit(conn, hit.id)  # the policy may have extended the HIT
@@ -181,7 +176,7 @@ def approve(conn: Connection, hit: Row, assignment_id: str, now: float, schedule
         values["requester_feedback"] = feedback
     conn.execute(_UPDATE, {"a_id": a.id, **values})
     pay_assignment(conn, hit, a, now, schedule)
-    _emit(conn, hit, "AssignmentApproved", now, a.id)
+    emit(conn, hit, "AssignmentApproved", now, a.id)
 
 
 def reject(conn: Connection, hit: Row, assignment_id: str, now: float, schedule: str, *, feedback: str) -> None:
@@ -190,4 +185,4 @@ def reject(conn: Connection, hit: Row, assignment_id: str, now: float, schedule:
         raise FlowError("invalid_state", "This operation can be called with a status of: Submitted")
     conn.execute(_UPDATE, {"a_id": a.id, "status": "Rejected", "rejection_time": now, "requester_feedback": feedback})
     reconcile_hit(conn, hit.id, now, schedule)
-    _emit(conn, hit, "AssignmentRejected", now, a.id)
+    emit(conn, hit, "AssignmentRejected", now, a.id)

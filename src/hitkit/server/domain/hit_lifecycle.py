@@ -13,4 +13,4 @@ def dispose(conn: Connection, hit: Row, now: float, schedule: str) -> None:
     """Mark a HIT disposed, release what it still holds, and record the event."""
     conn.execute(update(hits).where(hits.c.id == hit.id).values(disposed_at=now))
     reconcile_hit(conn, hit.id, now, schedule)
-    emit(conn, requester_id=hit.requester_id, hit_type_id=hit.hit_type_id, hit_id=hit.id, event_type="HITDisposed", now=now)
+    emit(conn, hit, "HITDisposed", now)

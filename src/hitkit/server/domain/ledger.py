@@ -26,7 +26,11 @@ _BALANCE = (
     .order_by(ledger.c.seq.desc())
     .limit(1)
 )
-_LOCK_REQUESTER = select(requesters.c.id).where(requesters.c.id == bindparam("requester_id")).with_for_update()
+# FOR NO KEY UPDATE: serialises money movements without conflicting with the KEY SHARE locks that foreign keys to
+# `requesters` take (a plain FOR UPDATE after inserting a HIT deadlocks two concurrent CreateHITs).
+_LOCK_REQUESTER = (
+    select(requesters.c.id).where(requesters.c.id == bindparam("requester_id")).with_for_update(key_share=True)
+)
 _INSERT = insert(ledger)
 _HELD_FOR_HIT = select(func.coalesce(func.sum(ledger.c.amount_cents), 0)).where(
     ledger.c.hit_id == bindparam("hit_id"), ledger.c.account == "held"
@@ -78,16 +82,19 @@ def outstanding(hit: Row, counts: HitCounts, now: float) -> int:
     return max(0, hit.max_assignments - counts.approved - counts.rejected)
 
 
-def reconcile_hit(conn: Connection, hit_id: str, now: float, schedule: str, *, hit: Row | None = None) -> int:
+def reconcile_hit(
+    conn: Connection, hit_id: str, now: float, schedule: str, *, hit: Row | None = None, new: bool = False
+) -> int:
     """Make the HIT's reservation match what it may still cost. Raises InsufficientFunds (and the caller's
     transaction rolls back) when more must be held than is available. Returns the amount moved.
-    `hit`, when given, is the HIT's current row (saves reading it again)."""
+    `hit`, when given, is the HIT's current row (saves reading it again); `new` says it was created in this
+    transaction, so it has no assignments and holds nothing yet."""
     hit = hit if hit is not None else get_hit(conn, hit_id)
     if hit is None:
         return 0
-    counts = counts_for(conn, [hit_id], now).get(hit_id, HitCounts())
+    counts = HitCounts() if new else counts_for(conn, [hit_id], now).get(hit_id, HitCounts())
     target = outstanding(hit, counts, now) * (hit.reward_cents + fee_for(hit, schedule))
-    held = conn.execute(_HELD_FOR_HIT, {"hit_id": hit_id}).scalar_one()
+    held = 0 if new else conn.execute(_HELD_FOR_HIT, {"hit_id": hit_id}).scalar_one()
     delta = target - int(held)
     if delta == 0:
         return 0
@@ -99,13 +106,16 @@ def reconcile_hit(conn: Connection, hit_id: str, now: float, schedule: str, *, h
 
 
 def pay_assignment(conn: Connection, hit: Row, assignment: Row, now: float, schedule: str) -> None:
-    """Pay the reward to the worker and the fee, from the HIT's reservation, then re-balance it."""
+    """Pay the reward to the worker and the fee, from the HIT's reservation."""
     fee = fee_for(hit, schedule)
     refs = dict(hit_id=hit.id, assignment_id=assignment.id, worker_id=assignment.worker_id)
     _row(conn, hit.requester_id, "held", -hit.reward_cents, "reward", now, **refs)
     if fee:
         _row(conn, hit.requester_id, "held", -fee, "fee", now, **refs)
-    reconcile_hit(conn, hit.id, now, schedule)
+    # Approving a Submitted assignment uses up exactly the slot it paid for (the reservation stays matched);
+    # overriding a rejection pays for a slot that was already released, so the reservation must be topped up.
+    if assignment.status == "Rejected":
+        reconcile_hit(conn, hit.id, now, schedule)
 
 
 def pay_bonus(

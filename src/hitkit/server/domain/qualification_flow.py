@@ -59,7 +59,7 @@ def lock_type(conn: Connection, type_id: str, *, exclusive: bool = False) -> Row
 
 def lock_worker(conn: Connection, worker_id: str) -> Row | None:
     """The worker row, locked, so one worker's grants and requests happen one at a time. None if unknown."""
-    return conn.execute(select(workers).where(workers.c.id == worker_id).with_for_update()).first()
+    return conn.execute(select(workers).where(workers.c.id == worker_id).with_for_update(key_share=True)).first()
 
 
 def grant(

@@ -301,7 +301,7 @@ def _extend(rec: _Recorder, conn: Connection, hit_id: str, now: float, schedule:
     except ApiError as e:
         rec.action("extend", hit_id, "HIT", "Failed", e.message, e.turk_error_code)
         return False
-    emit(conn, requester_id=hit.requester_id, hit_type_id=hit.hit_type_id, hit_id=hit_id, event_type="HITExtended", now=now)
+    emit(conn, hit, "HITExtended", now)
     rec.action("extend", hit_id, "HIT", "Succeeded", f"Extended to {new_max} assignments.")
     return True
 

@@ -105,7 +105,7 @@ def _expire(transaction: Transaction, now: float, schedule: str, report: SweepRe
         ).scalars().all()
         for hit_id in expired:
             hit = get_hit(conn, hit_id, for_update=True)
-            emit(conn, requester_id=hit.requester_id, hit_type_id=hit.hit_type_id, hit_id=hit.id, event_type="HITExpired", now=now)
+            emit(conn, hit, "HITExpired", now)
             reconcile_hit(conn, hit.id, now, schedule)
             assignment_flow.check_reviewable(conn, hit, now, schedule)
         conn.execute(update(settings).where(settings.c.key == WATERMARK_KEY).values(value=repr(now)))

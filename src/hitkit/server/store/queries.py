@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import Connection, Row, bindparam, select
 
-from hitkit.server.store.tables import assignments, hit_types, hits
+from hitkit.server.store.tables import assignments, hit_types, hits, notification_settings
 
 HIT_TYPE_COLUMNS = (
     hit_types.c.title,
@@ -18,7 +18,19 @@ HIT_TYPE_COLUMNS = (
     hit_types.c.requirements,
 )
 
-hit_with_type = select(hits, *HIT_TYPE_COLUMNS).join(hit_types, hit_types.c.id == hits.c.hit_type_id)
+# The HIT type's notification settings come along (outer join), so recording an event needs no extra query.
+NOTIFY_COLUMNS = (
+    notification_settings.c.destination.label("notify_destination"),
+    notification_settings.c.transport.label("notify_transport"),
+    notification_settings.c.event_types.label("notify_event_types"),
+    notification_settings.c.active.label("notify_active"),
+)
+
+hit_with_type = (
+    select(hits, *HIT_TYPE_COLUMNS, *NOTIFY_COLUMNS)
+    .join(hit_types, hit_types.c.id == hits.c.hit_type_id)
+    .outerjoin(notification_settings, notification_settings.c.hit_type_id == hits.c.hit_type_id)
+)
 
 
 # Hot-path statements are built once: constructing a SQLAlchemy expression costs several times its execution.
@@ -26,9 +38,9 @@ _HIT = hit_with_type.where(hits.c.id == bindparam("hit_id"))
 _HIT_OWN = _HIT.where(hits.c.requester_id == bindparam("requester_id"))
 _HIT_QUERIES = {
     (False, False): _HIT,
-    (False, True): _HIT.with_for_update(of=hits),
+    (False, True): _HIT.with_for_update(of=hits, key_share=True),
     (True, False): _HIT_OWN,
-    (True, True): _HIT_OWN.with_for_update(of=hits),
+    (True, True): _HIT_OWN.with_for_update(of=hits, key_share=True),
 }
 _ASSIGNMENT = select(assignments).where(assignments.c.id == bindparam("assignment_id"))
 
