@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import localcontext, ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -98,8 +98,9 @@ def test_format_cents_matches_decimal(cents: int) -> None:
 @given(st.from_regex(CURRENCY_PATTERN, fullmatch=True))
 def test_parse_accepts_every_pattern_match(text: str) -> None:
     """Any string matching the pattern parses to its exact decimal value in cents."""
-    # scaleb is exact whatever the length; `Decimal(text) * 100` rounds to the context's 28 digits.
-    assert parse_currency(text) == int(Decimal(text).scaleb(2))
+    with localcontext() as ctx:  # the default 28 digits would round long amounts
+        ctx.prec = len(text) + 5
+        assert parse_currency(text) == int(Decimal(text) * 100)
 
 
 @FAST
