@@ -3,16 +3,17 @@ and errors shaped as AWS's. Handlers live one module per resource (hits.py holds
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import Callable, Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import Engine, select
@@ -79,7 +80,7 @@ class MTurkService:
         self._keys[access_key_id] = (mono + KEY_CACHE_SECONDS, row.secret, row.requester_id)
         return row.secret, row.requester_id
 
-    def authenticate(self, headers: Mapping[str, str], body: bytes, url: str) -> str:
+    def authenticate(self, headers: Mapping[str, str], body: bytes, path: str) -> str:
         """The requester id of a correctly SigV4-signed request, else an AuthError as AWS words it."""
         auth = headers.get("authorization")
         if not auth:
@@ -92,10 +93,9 @@ class MTurkService:
                 "with the AWS4-HMAC-SHA256 algorithm.",
             )
         amz_date = headers.get("x-amz-date", "")
-        try:
-            signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            raise AuthError("IncompleteSignatureException", "Missing or malformed X-Amz-Date header.") from None
+        signed_at = _amz_timestamp(amz_date)
+        if signed_at is None:
+            raise AuthError("IncompleteSignatureException", "Missing or malformed X-Amz-Date header.")
         # Transport freshness uses the wall clock, not the marketplace clock tests may advance.
         if abs(time.time() - signed_at) > MAX_CLOCK_SKEW:
             raise AuthError(
@@ -112,7 +112,7 @@ class MTurkService:
         if "host" not in signed or "x-amz-date" not in signed:
             raise AuthError("InvalidSignatureException", "SignedHeaders must include host and x-amz-date.")
         expected = sigv4_signature(
-            secret=secret, amz_date=amz_date, region=m["region"], path=urlsplit(url).path or "/",
+            secret=secret, amz_date=amz_date, region=m["region"], path=path or "/",
             headers=[(h, headers.get(h, "")) for h in signed], body=body,
             payload_hash=headers.get("x-amz-content-sha256"),
         )
@@ -126,12 +126,12 @@ class MTurkService:
 
     # ------------------------------------------------------------ dispatch
 
-    def handle(self, target: str | None, headers: Mapping[str, str], body: bytes, url: str) -> Answer:
+    def handle(self, target: str | None, headers: Mapping[str, str], body: bytes, path: str = "/") -> Answer:
         """Answer one call. Never raises: every failure is an AWS-shaped error answer."""
         now = self.clock.now()
         try:
             op = self._operation(target)
-            requester_id = self.authenticate(headers, body, url)
+            requester_id = self.authenticate(headers, body, path)
             params = self._params(body)
             try:
                 validator_for(op)(params)
@@ -184,6 +184,20 @@ class MTurkService:
                     raise
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")
+
+
+_AMZ_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
+
+
+def _amz_timestamp(value: str) -> float | None:
+    """Epoch seconds of an X-Amz-Date (20261122T134951Z), or None when malformed (cheaper than strptime)."""
+    m = _AMZ_DATE.match(value)
+    if not m:
+        return None
+    try:
+        return float(calendar.timegm(datetime(*map(int, m.groups())).timetuple()))
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=4096)
