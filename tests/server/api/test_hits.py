@@ -258,3 +258,53 @@ def test_requesters_see_only_their_own_hits(server, mturk):
         other.create_hit_with_hit_type(HITTypeId=hit["HITTypeId"], LifetimeInSeconds=60, Question=HTML_QUESTION)
     assert other.list_hits()["NumResults"] == 0
     assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Assignable"
+
+
+def test_list_hits_for_qualification_type(server, mturk):
+    qt = mturk.create_qualification_type(Name="trained-" + server.new_worker().worker_id, Description="d",
+                                         QualificationTypeStatus="Active")["QualificationType"]["QualificationTypeId"]
+    req = [{"QualificationTypeId": qt, "Comparator": "Exists"}]
+    with_qual = [mturk.create_hit(**hit_params(QualificationRequirements=req))["HIT"]["HITId"] for _ in range(3)]
+    mturk.create_hit(**hit_params())
+    out = mturk.list_hits_for_qualification_type(QualificationTypeId=qt, MaxResults=2)
+    assert out["NumResults"] == 2 and "NextToken" in out
+    rest = mturk.list_hits_for_qualification_type(QualificationTypeId=qt, MaxResults=2, NextToken=out["NextToken"])
+    assert [h["HITId"] for h in out["HITs"] + rest["HITs"]] == with_qual and "NextToken" not in rest
+    locale = mturk.list_hits_for_qualification_type(QualificationTypeId="00000000000000000071")
+    assert locale["NumResults"] == 0
+    other = server.client(server.new_requester())
+    with pytest.raises(other.exceptions.RequestError) as e:  # another requester's type is not theirs to list
+        other.list_hits_for_qualification_type(QualificationTypeId=qt)
+    assert e.value.response["TurkErrorCode"] == "AWS.MechanicalTurk.QualificationDoesNotExist"
+
+
+def test_get_file_upload_url_explains_there_are_no_uploads(server, mturk):
+    hit_id = mturk.create_hit(**hit_params())["HIT"]["HITId"]
+    aid = server.do_hit(server.new_worker(), hit_id)
+    with pytest.raises(mturk.exceptions.RequestError) as e:
+        mturk.get_file_upload_url(AssignmentId=aid, QuestionIdentifier="photo")
+    assert "FileUploadAnswer" in e.value.response["Error"]["Message"]
+    with pytest.raises(mturk.exceptions.RequestError) as e:
+        mturk.get_file_upload_url(AssignmentId="NOSUCHASSIGNMENT", QuestionIdentifier="photo")
+    assert e.value.response["TurkErrorCode"] == "AWS.MechanicalTurk.AssignmentDoesNotExist"
+
+
+def test_update_hit_type_of_hit_to_a_foreign_or_unknown_type(server, mturk):
+    hit_id = mturk.create_hit(**hit_params())["HIT"]["HITId"]
+    foreign = server.client(server.new_requester()).create_hit_type(
+        Title="x", Description="d", Reward="0.01", AssignmentDurationInSeconds=60)["HITTypeId"]
+    for type_id in (foreign, "NOSUCHTYPE"):
+        with pytest.raises(mturk.exceptions.RequestError) as e:
+            mturk.update_hit_type_of_hit(HITId=hit_id, HITTypeId=type_id)
+        assert e.value.response["TurkErrorCode"] == "AWS.MechanicalTurk.HITTypeDoesNotExist"
+
+
+def test_hits_are_disposed_of_120_days_after_expiry(server, mturk):
+    hit_id = mturk.create_hit(**hit_params(LifetimeInSeconds=60))["HIT"]["HITId"]
+    server.advance(61 + 119 * 86400)
+    assert mturk.get_hit(HITId=hit_id)["HIT"]["HITStatus"] == "Reviewable"
+    server.advance(86400)
+    with pytest.raises(mturk.exceptions.RequestError) as e:
+        mturk.get_hit(HITId=hit_id)
+    assert e.value.response["TurkErrorCode"] == "AWS.MechanicalTurk.HITDoesNotExist"
+    assert mturk.get_account_balance()["OnHoldBalance"] == "0.00"
