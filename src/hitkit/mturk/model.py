@@ -138,6 +138,8 @@ def _compile(shape: Shape, depth: int = 0, extra: dict | None = None) -> Checker
                 errs.append(f"Value '{v[:100]}' at '{path}' failed to satisfy constraint: Member must have length less than or equal to {hi}")
             if pattern is not None and not pattern.search(v):
                 errs.append(f"Value '{v[:100]}' at '{path}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern.pattern}")
+            if "\x00" in v:
+                errs.append(f"Value at '{path}' failed to satisfy constraint: Member must not contain NUL (U+0000) characters")
             if enum is not None and v not in enum:
                 errs.append(f"Value '{v[:100]}' at '{path}' failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(sorted(enum))}]")
 

@@ -90,3 +90,17 @@ def test_malformed_requests(server, op):
         check(send(server, op, body))
 
     run()
+
+
+def test_nul_characters_are_refused_not_crashed(server):
+    """Found by this fuzz test on PostgreSQL, whose text columns cannot hold U+0000: a 500 before the fix."""
+    resp = send(server, "AcceptQualificationRequest", json.dumps({"QualificationRequestId": "a\x00b"}).encode())
+    assert resp.status_code == 400 and resp.json()["__type"] == "ValidationException"
+    w = server.new_worker()
+    for method, path in (("POST", "/api/worker/v1/hits/A%00B/accept"), ("GET", "/api/worker/v1/assignments/A%00B"),
+                         ("GET", "/api/worker/v1/hits?hit_type_id=A%00B")):
+        r = server.worker_call(w, method, path)
+        assert r.status_code in (200, 400, 404), (path, r.text)  # SQLite stores NUL and simply finds nothing
+        assert r.status_code != 200 or r.json() == {"hits": []}
+    r = server.http.post("/mturk/externalSubmit", data={"assignmentId": "A\x00B", "x": "1"})
+    assert r.status_code in (400, 404)

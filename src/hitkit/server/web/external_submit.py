@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -78,6 +79,8 @@ async def external_submit(request: Request) -> Response:
         done = await runtime.transaction(work)
     except FlowError as e:
         return _page(e.status, "Not submitted", e.message, wants_json, e.code)
+    except DataError:  # e.g. a NUL character in the assignmentId, which PostgreSQL text cannot hold
+        return _page(400, "Not submitted", "The assignmentId has characters no assignment id has; nothing was recorded.", wants_json, "bad_parameter")
     return _page(200, "Thank you", f"Your work for assignment {done} was submitted.", wants_json, "submitted")
 
 

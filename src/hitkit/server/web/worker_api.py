@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from sqlalchemy import Connection, Row, select
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -79,6 +80,8 @@ def endpoint(fn):  # type: ignore[no-untyped-def]
             return error_response(e.status, e.code, e.message)
         except FlowError as e:
             return error_response(e.status, e.code, e.message)
+        except DataError:  # e.g. a NUL character in an id, which PostgreSQL text cannot hold
+            return error_response(400, "bad_parameter", "An id or value in the request has characters that cannot be stored.")
 
     return route
 
