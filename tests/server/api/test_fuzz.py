@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -64,6 +65,8 @@ def check(resp) -> None:  # type: ignore[no-untyped-def]
 
 
 OPERATIONS = sorted(operation_names())
+# CI's budget; benchmarks/fuzz-style longer campaigns: HITKIT_FUZZ_EXAMPLES=500 python -m pytest tests/server/api/test_fuzz.py
+EXAMPLES = int(os.environ.get("HITKIT_FUZZ_EXAMPLES", "25"))
 
 
 def test_there_are_39_operations():
@@ -74,7 +77,7 @@ def test_there_are_39_operations():
 def test_well_shaped_requests(server, op):
     shape = operation_model(op).input_shape
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(params=strategy_for(shape) if shape is not None else st.just({}))
     def run(params):  # type: ignore[no-untyped-def]
         check(send(server, op, json.dumps(params).encode()))
@@ -84,7 +87,7 @@ def test_well_shaped_requests(server, op):
 
 @pytest.mark.parametrize("op", OPERATIONS)
 def test_malformed_requests(server, op):
-    @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=max(1, EXAMPLES * 2 // 5), deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(body=ANY_JSON.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=40))
     def run(body):  # type: ignore[no-untyped-def]
         check(send(server, op, body))
