@@ -11,7 +11,8 @@ import uuid
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from hitkit import __version__
@@ -22,6 +23,7 @@ from hitkit.server.notification_delivery import deliver_pending
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.db import current_revision, head_revision, make_engine
 from hitkit.server.web import admin_api, external_submit, worker_api
+from hitkit.server.web.worker_api import error_response
 from hitkit.server.api.dispatch import encode
 
 log = logging.getLogger("hitkit.server")
@@ -78,6 +80,16 @@ class MTurkFrontDoor:
         runtime = self.runtime
         answer = await runtime.run(lambda: runtime.service.handle(headers.get("x-amz-target"), headers, raw, "/"))
         return answer.status, encode(answer.body)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Unknown routes and methods: JSON in the worker API's error shape under /api/, plain text elsewhere."""
+    if request.url.path.startswith("/api/"):
+        code = "not_found" if exc.status_code == 404 else "method_not_allowed"
+        message = f"No such route: {request.method} {request.url.path}" if exc.status_code == 404 else (
+            f"{request.method} is not allowed on {request.url.path}")
+        return error_response(exc.status_code, code, message)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 async def root_info(request: Request) -> JSONResponse:
@@ -138,7 +150,7 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
         *external_submit.routes,
         *admin_api.routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error})
     app.state.runtime = runtime
     app.state.sweeper_status = {}
     return MTurkFrontDoor(app, runtime)  # type: ignore[return-value]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import quote, urlencode
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -107,3 +108,41 @@ def test_nul_characters_are_refused_not_crashed(server):
         assert r.status_code != 200 or r.json() == {"hits": []}
     r = server.http.post("/mturk/externalSubmit", data={"assignmentId": "A\x00B", "x": "1"})
     assert r.status_code in (400, 404)
+
+
+def test_worker_api_and_external_submit_take_any_input(server):
+    """Arbitrary ids, bodies and form fields against the worker API and externalSubmit: never a 5xx, every error
+    in the `{"error": {"code", "message"}}` shape."""
+    from tests.conftest import hit_params
+
+    mturk = server.client()
+    form_hit = mturk.create_hit(**hit_params(MaxAssignments=1000, LifetimeInSeconds=86400))["HIT"]["HITId"]
+    ids = st.sampled_from([form_hit, "", "X" * 300, "../etc", "%2e%2e", "A\u00e9"]) | st.text(max_size=20)
+
+    @settings(max_examples=EXAMPLES * 2, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(hit_id=ids, body=ANY_JSON, fields=st.lists(st.tuples(st.text(max_size=10), st.text(max_size=30)), max_size=4))
+    def run(hit_id, body, fields):  # type: ignore[no-untyped-def]
+        w = server.new_worker()
+        quoted = httpx_quote(hit_id)
+        r = server.worker_call(w, "POST", f"/api/worker/v1/hits/{quoted}/accept")
+        assert r.status_code < 500, r.text
+        aid = r.json().get("AssignmentId") if r.status_code == 200 else hit_id
+        for method, path, kw in (
+            ("POST", f"/api/worker/v1/assignments/{httpx_quote(aid)}/submit", {"content": json.dumps(body)}),
+            ("POST", f"/api/worker/v1/assignments/{httpx_quote(aid)}/submit", {"content": json.dumps({"answers": body})}),
+            ("GET", f"/api/worker/v1/hits?limit={quoted}&after={quoted}", {}),
+            ("POST", f"/api/worker/v1/qualifications/{quoted}/request", {"content": json.dumps(body)}),
+        ):
+            r = server.worker_call(w, method, path, **kw)
+            assert r.status_code < 500, (path, r.text)
+            if r.status_code >= 400:
+                assert set(r.json()["error"]) == {"code", "message"}
+        form = urlencode([("assignmentId", aid), *fields]).encode()
+        r = server.http.post("/mturk/externalSubmit", content=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code < 500, r.text
+
+    run()
+
+
+def httpx_quote(value: str) -> str:
+    return quote(value, safe="")
