@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from hitkit.mturk.fees import CurrencyError, format_cents, parse_currency
 from hitkit.mturk.ids import new_entity_id
@@ -26,11 +26,11 @@ from hitkit.server.domain.assignment_flow import check_reviewable
 from hitkit.server.domain.eligibility import RequirementError, parse_requirements, requirements_to_api
 from hitkit.server.domain.events import emit
 from hitkit.server.domain.hit_lifecycle import dispose
+from hitkit.server.domain.idempotency import claim_token
 from hitkit.server.domain.ledger import reconcile_hit
 from hitkit.server.store.queries import get_hit, hit_with_type, requirements_of
-from hitkit.server.store.tables import hit_types, hits, qualification_types, request_tokens
+from hitkit.server.store.tables import hit_types, hits, qualification_types
 
-TOKEN_WINDOW = 24 * 3600
 DEFAULT_AUTO_APPROVAL_DELAY = 2_592_000  # 30 days
 
 
@@ -152,34 +152,6 @@ def _review_policy(policy: dict | None, level: str) -> str | None:
     return json.dumps(policy)
 
 
-def claim_token(ctx: Ctx, scope: str, token: str | None, result_id: str) -> None:
-    """Remember a UniqueRequestToken for 24 h; a repeat inside the window raises the operation's error."""
-    if not token:
-        return
-    key = (request_tokens.c.requester_id == ctx.requester_id) & (request_tokens.c.scope == scope) & (
-        request_tokens.c.token == token
-    )
-    seen = ctx.conn.execute(select(request_tokens).where(key)).first()
-    if seen is not None and seen.created_at > ctx.now - TOKEN_WINDOW:
-        if scope == "hit":
-            raise RequestError(
-                f'There is already a HIT with the UniqueRequestToken "{token}": HITId {seen.result_id}. '
-                "Reusing a token within 24 hours does not create another HIT.",
-                "AWS.MechanicalTurk.HitAlreadyExists",
-            )
-        raise RequestError(
-            f'The idempotency token "{token}" has already been processed.',
-            "AWS.MechanicalTurk.DuplicateRequest",
-        )
-    if seen is not None:
-        ctx.conn.execute(delete(request_tokens).where(key))
-    ctx.conn.execute(
-        insert(request_tokens).values(
-            requester_id=ctx.requester_id, scope=scope, token=token, result_id=result_id, created_at=ctx.now
-        )
-    )
-
-
 # ---------------------------------------------------------------- HIT types
 
 
@@ -235,7 +207,7 @@ def _own_hit_type(ctx: Ctx, type_id: str) -> Row:
 def _create(ctx: Ctx, params: dict, type_id: str) -> dict:
     question = _question(params)
     hit_id = new_entity_id()
-    claim_token(ctx, "hit", params.get("UniqueRequestToken"), hit_id)
+    claim_token(ctx.conn, ctx.requester_id, "hit", params.get("UniqueRequestToken"), hit_id, ctx.now)
     ctx.conn.execute(
         _INSERT_HIT,
         dict(
@@ -348,7 +320,7 @@ def create_additional_assignments_for_hit(ctx: Ctx, params: dict) -> dict:
             f"to 10 or more ({new_max}). Create a new HIT instead.",
             "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
         )
-    claim_token(ctx, "extend", params.get("UniqueRequestToken"), row.id)
+    claim_token(ctx.conn, ctx.requester_id, "extend", params.get("UniqueRequestToken"), row.id, ctx.now)
     ctx.conn.execute(update(hits).where(hits.c.id == row.id).values(max_assignments=new_max, reviewing=False))
     reconcile_hit(ctx.conn, row.id, ctx.now, ctx.config.fee_schedule)
     emit(ctx.conn, row, "HITExtended", ctx.now)

@@ -7,7 +7,8 @@ from sqlalchemy import insert, select
 from hitkit.mturk.fees import format_cents
 from hitkit.mturk.ids import new_entity_id
 from hitkit.server.api.errors import ParameterValidationError, RequestError, assignment_not_found
-from hitkit.server.api.hits import claim_token, parse_amount, load_hit
+from hitkit.server.api.hits import load_hit, parse_amount
+from hitkit.server.domain.idempotency import claim_token
 from hitkit.server.api.operations import Ctx, operation, paginate
 from hitkit.server.domain.hit_state import VISIBLE_STATUSES
 from hitkit.server.domain.ledger import balances, pay_bonus
@@ -39,7 +40,7 @@ def send_bonus(ctx: Ctx, params: dict) -> dict:
             "AWS.MechanicalTurk.InvalidAssignmentState",
         )
     bonus_id = new_entity_id()
-    claim_token(ctx, "bonus", params.get("UniqueRequestToken"), bonus_id)
+    claim_token(ctx.conn, ctx.requester_id, "bonus", params.get("UniqueRequestToken"), bonus_id, ctx.now)
     fee = pay_bonus(
         ctx.conn, ctx.requester_id, bonus_id=bonus_id, worker_id=a.worker_id, assignment_id=a.id, hit_id=a.hit_id,
         cents=cents, now=ctx.now, schedule=ctx.config.fee_schedule,

@@ -13,11 +13,11 @@ from hitkit.server.domain import assignment_flow, hit_state
 from hitkit.server.domain.assignment_flow import FlowError
 from hitkit.server.domain.events import emit
 from hitkit.server.domain.hit_lifecycle import dispose
+from hitkit.server.domain.idempotency import TOKEN_WINDOW
 from hitkit.server.domain.ledger import reconcile_hit
 from hitkit.server.store.queries import get_hit
 from hitkit.server.store.tables import assignments, hits, request_tokens, settings
 
-TOKEN_WINDOW = 24 * 3600
 DISPOSAL_AGE = 120 * 86400
 BATCH = 500
 WATERMARK_KEY = "sweeper.expiry_watermark"
