@@ -93,3 +93,11 @@ def test_clock_route_is_off_unless_asked(home):
         assert r.status_code == 200 and r.json()["offset"] == 10
     finally:
         server.stop()
+
+
+def test_unreachable_database_is_a_clear_error(home):
+    env = {"HITKIT_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"}
+    proc = hitkit("server", "run", "--data-dir", str(home / "x"), env=env, check=False)
+    assert proc.returncode == 1 and "Cannot reach the database" in proc.stderr and "Traceback" not in proc.stderr
+    proc = hitkit("server", "worker", "create", "w", "--data-dir", str(home / "x"), env=env, check=False)
+    assert proc.returncode == 1 and "Cannot reach the database" in proc.stderr

@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from hitkit.mturk.fees import CurrencyError, format_cents, parse_currency
 from hitkit.server.aws_profile import PROFILE, write_profile
@@ -42,7 +43,11 @@ def fail(message: str) -> None:
 
 def _engine(cfg: ServerConfig, *, must_exist: bool = True):  # type: ignore[no-untyped-def]
     engine = db.make_engine(cfg.database_url)
-    if must_exist and db.current_revision(engine) is None:
+    try:
+        revision = db.current_revision(engine)
+    except OperationalError as e:
+        fail(f"Cannot reach the database at {engine.url.render_as_string(hide_password=True)}: {str(e.orig).strip()}")
+    if must_exist and revision is None:
         fail(f"No hitkit server is initialised at {cfg.data_dir}: run `hitkit server init --data-dir {cfg.data_dir}`.")
     return engine
 

@@ -9,6 +9,7 @@ import logging
 import uuid
 
 import httpx
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.exceptions import HTTPException
@@ -120,7 +121,12 @@ async def _background(app: Starlette) -> None:
 def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontDoor":
     """The hitkit server for `config`'s database, which must have been initialised (`hitkit server init`)."""
     engine = make_engine(config.database_url)
-    current = current_revision(engine)
+    try:
+        current = current_revision(engine)
+    except OperationalError as e:
+        raise NotInitialized(
+            f"Cannot reach the database at {engine.url.render_as_string(hide_password=True)}: {e.orig}".strip()
+        ) from None
     if current is None:
         raise NotInitialized(
             f"The database at {engine.url.render_as_string(hide_password=True)} has no hitkit tables: "
