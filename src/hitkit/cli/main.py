@@ -5,10 +5,11 @@ from __future__ import annotations
 import typer
 
 from hitkit import __version__
-from hitkit.cli import server
+from hitkit.cli import crowd, server
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="hitkit: an MTurk-compatible marketplace and toolkit.")
 app.add_typer(server.app, name="server")
+app.add_typer(crowd.app, name="crowd")
 
 
 @app.command()

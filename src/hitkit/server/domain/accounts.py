@@ -103,6 +103,18 @@ def create_worker(
     return worker_id, new_token(conn, "worker", worker_id, now)
 
 
+def worker_token(
+    conn: Connection, name: str, now: float, *, reuse: bool = True, country: str | None = "US",
+    subdivision: str | None = None, adult: bool = False, masters: bool = False,
+) -> tuple[str, str]:
+    """(WorkerId, a fresh token) for the worker named `name`, created when it does not exist (or `reuse` is off)."""
+    if reuse:
+        existing = conn.execute(select(workers.c.id).where(workers.c.name == name).order_by(workers.c.created_at)).first()
+        if existing is not None:
+            return existing[0], new_token(conn, "worker", existing[0], now)
+    return create_worker(conn, name, now, country=country, subdivision=subdivision, adult=adult, masters=masters)
+
+
 def create_admin(conn: Connection, name: str, now: float) -> tuple[str, str]:
     admin_id = "M" + new_entity_id()[:13]
     conn.execute(insert(admins).values(id=admin_id, name=name, created_at=now))

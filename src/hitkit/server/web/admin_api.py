@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hitkit import __version__
-from hitkit.server.domain.accounts import token_subject
+from hitkit.server.domain.accounts import AccountError, token_subject, worker_token
 from hitkit.server.domain.sweeper import sweep
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.tables import settings
@@ -55,6 +55,28 @@ async def clock(request: Request) -> JSONResponse:
     return JSONResponse({"now": runtime.clock.now(), "offset": offset, "sweep": report.__dict__})
 
 
+async def create_worker(request: Request) -> JSONResponse:
+    """POST /api/admin/v1/workers {"name", "country"?, "subdivision"?, "adult"?, "masters"?, "reuse"?: true}
+    -> {"WorkerId", "token"}: a worker (an existing one of that name when `reuse`) with a fresh token."""
+    runtime: Runtime = request.app.state.runtime
+    if not await runtime.transaction(lambda conn: _is_admin(conn, request), read_only=True):
+        return error_response(401, "unauthenticated", "Send the admin token as 'Authorization: Bearer TOKEN'.")
+    try:
+        body = orjson.loads(await request.body() or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+        return error_response(400, "bad_worker", 'Send {"name": "...", "country": "US", ...}.')
+    options = {k: body[k] for k in ("country", "subdivision", "adult", "masters", "reuse") if k in body}
+    try:
+        worker_id, token = await runtime.transaction(
+            lambda conn: worker_token(conn, body["name"].strip()[:128], runtime.clock.now(), **options)
+        )
+    except (AccountError, TypeError, AttributeError) as e:
+        return error_response(400, "bad_worker", str(e))
+    return JSONResponse({"WorkerId": worker_id, "token": token})
+
+
 async def health(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     try:
@@ -72,4 +94,5 @@ async def health(request: Request) -> JSONResponse:
 routes = [
     Route("/api/admin/v1/clock", clock, methods=["POST"]),
     Route("/api/admin/v1/health", health, methods=["GET"]),
+    Route("/api/admin/v1/workers", create_worker, methods=["POST"]),
 ]
