@@ -27,7 +27,8 @@ hitkit's rules where MTurk's documentation is unclear or contradicts itself (doc
   assignments is never extended to 10 or more; at the cap the extend action succeeds without extending;
 - when the HIT-level policy extends the HIT, its approve/reject actions wait for the next evaluation, made when
   the extended HIT is complete again;
-- invalid policy parameters are reported as one Failed `review` action instead of failing the submission.
+- policy parameters are validated at CreateHIT (`validate`); should a stored policy still fail to evaluate, that
+  is reported as one Failed `review` action instead of failing the submission.
 """
 
 from __future__ import annotations
