@@ -29,6 +29,8 @@ hitkit's documented rules where MTurk's behaviour is unknown or where hitkit del
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import html
 import re
 from dataclasses import dataclass
@@ -1137,3 +1139,8 @@ def grade(key: AnswerKey, answers: dict[str, str | list[str]]) -> int:
                 return value
         return mapping.out_of_range_value
     return total
+
+
+# Workers read and submit the same question many times: parse each distinct document once. QuestionDoc is frozen,
+# so sharing it is safe; documents that fail to parse raise every time (lru_cache keeps no exceptions).
+parse_question_cached = lru_cache(maxsize=256)(parse_question)

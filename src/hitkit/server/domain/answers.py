@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hitkit.mturk.xml import QuestionXMLError, encode_form_answers, encode_questionform_answers, parse_question
+from hitkit.mturk.xml import QuestionXMLError, encode_form_answers, encode_questionform_answers, parse_question_cached
 
 RESERVED_FIELDS = frozenset({"assignmentId", "hitId", "workerId", "turkSubmitTo"})
 
@@ -25,7 +25,7 @@ def encode_submission(question_xml: str | None, answers: object) -> str:
         ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
         if not ok:
             raise QuestionXMLError(f"Answer {name!r} must be a string or a list of strings.")
-    doc = parse_question(question_xml) if question_xml else None
+    doc = parse_question_cached(question_xml) if question_xml else None
     if doc is not None and doc.kind == "QuestionForm":
         return encode_questionform_answers(doc, answers)
     return encode_form_answers([(k, v) for k, vs in answers.items() for v in (vs if isinstance(vs, list) else [vs])])

@@ -60,12 +60,15 @@ def counts_for(conn: Connection, hit_ids: list[str], now: float) -> dict[str, Hi
     """Assignment counts for each HIT in `hit_ids` (missing HITs have none)."""
     if not hit_ids:
         return {}
-    rows = conn.execute(_COUNTS, {"hit_ids": list(hit_ids), "now": now})
+    if len(hit_ids) == 1:  # the common case; an expanding IN costs a compile per call
+        rows = conn.execute(_COUNTS_ONE, {"hit_id": hit_ids[0], "now": now})
+    else:
+        rows = conn.execute(_COUNTS, {"hit_ids": list(hit_ids), "now": now})
     return {row[0]: HitCounts(int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows}
 
 
 _a = assignments.c
-_COUNTS = (
+_COUNTS_ALL = (
     select(
         _a.hit_id,
         func.sum(case((and_(_a.status == IN_FLIGHT, _a.deadline > bindparam("now")), 1), else_=0)),
@@ -73,9 +76,11 @@ _COUNTS = (
         func.sum(case((_a.status == "Approved", 1), else_=0)),
         func.sum(case((_a.status == "Rejected", 1), else_=0)),
     )
-    .where(_a.hit_id.in_(bindparam("hit_ids", expanding=True)), _a.status.in_((IN_FLIGHT, *VISIBLE_STATUSES)))
+    .where(_a.status.in_((IN_FLIGHT, *VISIBLE_STATUSES)))
     .group_by(_a.hit_id)
 )
+_COUNTS = _COUNTS_ALL.where(_a.hit_id.in_(bindparam("hit_ids", expanding=True)))
+_COUNTS_ONE = _COUNTS_ALL.where(_a.hit_id == bindparam("hit_id"))
 
 
 def state_from_row(hit_row, counts: HitCounts, now: float) -> HitState:  # type: ignore[no-untyped-def]

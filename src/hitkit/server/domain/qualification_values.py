@@ -4,7 +4,7 @@ worker's record."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, case, func, select
+from sqlalchemy import Connection, Row, bindparam, case, func, select
 
 from hitkit.mturk import qualification_ids as sq
 from hitkit.server.domain.eligibility import QualValue
@@ -62,12 +62,10 @@ def values_for(conn: Connection, worker: Row, type_ids: set[str]) -> dict[str, Q
     return out
 
 
+_BLOCKED = select(worker_blocks.c.seq).where(
+    worker_blocks.c.requester_id == bindparam("requester_id"), worker_blocks.c.worker_id == bindparam("worker_id")
+)
+
+
 def is_blocked(conn: Connection, requester_id: str, worker_id: str) -> bool:
-    return (
-        conn.execute(
-            select(worker_blocks.c.seq).where(
-                worker_blocks.c.requester_id == requester_id, worker_blocks.c.worker_id == worker_id
-            )
-        ).first()
-        is not None
-    )
+    return conn.execute(_BLOCKED, {"requester_id": requester_id, "worker_id": worker_id}).first() is not None

@@ -8,24 +8,24 @@ from typing import Any
 
 import orjson
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hitkit.mturk.fees import format_cents
-from hitkit.mturk.xml import QuestionXMLError, parse_question
+from hitkit.mturk.xml import QuestionXMLError, parse_question_cached
 from hitkit.server.domain.answers import encode_submission
 from hitkit.server.domain import assignment_flow, hit_state
-from hitkit.server.domain.accounts import token_subject
+from hitkit.server.domain.accounts import token_hash
 from hitkit.server.domain.assignment_flow import FlowError
 from hitkit.server.domain.eligibility import check_action, parse_requirements
 from hitkit.server.domain.qualification_values import values_for
 from hitkit.server.domain.qualification_flow import request_qualification as flow_request
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.queries import get_assignment, get_hit, hit_with_type, requirements_of
-from hitkit.server.store.tables import assignments, hits, requesters, worker_blocks, workers
+from hitkit.server.store.tables import assignments, hits, requesters, tokens, worker_blocks, workers
 
 MAX_PAGE = 100
 
@@ -40,14 +40,20 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+_WORKER_BY_TOKEN = (
+    select(workers)
+    .join(tokens, tokens.c.subject_id == workers.c.id)
+    .where(tokens.c.token_hash == bindparam("token_hash"), tokens.c.kind == "worker")
+)
+
+
 def bearer_worker(conn: Connection, request: Request) -> Row:
     """The worker whose bearer token came with the request."""
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise WorkerApiError(401, "unauthenticated", "Send the worker's token as 'Authorization: Bearer TOKEN'.")
-    worker_id = token_subject(conn, token.strip(), "worker")
-    worker = conn.execute(select(workers).where(workers.c.id == worker_id)).first() if worker_id else None
+    worker = conn.execute(_WORKER_BY_TOKEN, {"token_hash": token_hash(token.strip())}).first()
     if worker is None:
         raise WorkerApiError(401, "invalid_token", "The worker token is not valid.")
     if not worker.active:
@@ -196,7 +202,7 @@ async def get_assignment_route(runtime: Runtime, request: Request) -> tuple[int,
         status = a.status
         if status == "Accepted" and a.deadline <= now:
             status = "Abandoned"
-        kind = parse_question(hit.question).kind if hit.question else None
+        kind = parse_question_cached(hit.question).kind if hit.question else None
         return {
             "AssignmentId": a.id,
             "HITId": a.hit_id,
