@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from hitkit.server.app import create_app
 from hitkit.server.config import ServerConfig
-from hitkit.server.domain import accounts
+from hitkit.server.domain import accounts, web_accounts
 from hitkit.server.store import db
 
 PG_BASE = os.environ.get("HITKIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -96,6 +96,29 @@ class RunningServer:
         with self._engine.begin() as conn:
             wid, token = accounts.create_worker(conn, "w-" + secrets.token_hex(4), time.time(), **kw)
         return Worker(wid, token)
+
+    def invite(self, uses: int = 1, created_by: str = "admin") -> str:
+        """An invitation link (`/join/CODE`, absolute), as `hitkit server invite` makes."""
+        with self._engine.begin() as conn:
+            code = web_accounts.create_invitation(conn, created_by, time.time(), max_uses=uses)
+        return f"{self.url}/join/{code}"
+
+    def web_worker(self, username: str | None = None, password: str = "correct horse battery") -> tuple[str, str, str]:
+        """A worker with a web login: (WorkerId, username, password)."""
+        username = username or "web-" + secrets.token_hex(4)
+        with self._engine.begin() as conn:
+            wid = web_accounts.create_worker_login(conn, username, web_accounts.hash_password(password), time.time())
+        return wid, username, password
+
+    def participant_link(self, requester: Requester, hit_type_id: str, completion_code: str | None = None) -> str:
+        with self._engine.begin() as conn:
+            code = web_accounts.create_participant_link(
+                conn, requester.requester_id, hit_type_id, time.time(), label="A study", completion_code=completion_code)
+        return f"{self.url}/p/{code}"
+
+    def set_open_signup(self, on: bool) -> None:
+        with self._engine.begin() as conn:
+            web_accounts.put_setting(conn, web_accounts.OPEN_SIGNUP_KEY, "true" if on else "false")
 
     def client(self, requester: Requester | None = None, **config):  # type: ignore[no-untyped-def]
         r = requester or self.requester

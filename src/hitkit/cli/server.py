@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -17,10 +18,10 @@ from sqlalchemy.exc import OperationalError
 from hitkit.mturk.fees import CurrencyError, format_cents, parse_currency
 from hitkit.server.aws_profile import PROFILE, write_profile
 from hitkit.server.config import DEFAULT_PORT, ServerConfig, load_config
-from hitkit.server.domain import accounts
+from hitkit.server.domain import accounts, web_accounts
 from hitkit.server.domain.ledger import balances, deposit
 from hitkit.server.store import db
-from hitkit.server.store.tables import access_keys, requesters
+from hitkit.server.store.tables import access_keys, requesters, workers
 
 app = typer.Typer(no_args_is_help=True, help="Run and administer a hitkit marketplace server.")
 requester_app = typer.Typer(no_args_is_help=True, help="Requester accounts.")
@@ -71,6 +72,7 @@ def init(
     fresh = not cfg.settings_file.exists()
     if fresh:
         cfg.fee_schedule = fee_schedule
+        cfg.extra["port"] = port
         cfg.save()
     engine = _engine(cfg, must_exist=False)
     db.upgrade(engine)
@@ -238,20 +240,138 @@ def worker_create(
     adult: bool = typer.Option(False, "--adult", help="Worker_Adult = 1."),
     masters: bool = typer.Option(False, "--masters", help="Holds the Masters qualification."),
     json_out: bool = typer.Option(False, "--json"),
+    username: Optional[str] = typer.Option(None, help="Also give the worker a web login with this username."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the web password from stdin (with --username)."),
 ) -> None:
-    """Create a worker and its API token."""
+    """Create a worker and its API token (and, with --username, a login for the worker web site)."""
     engine = _engine(load_config(data_dir))
+    password_hash = _password_hash(username, password_stdin)
     try:
         with engine.begin() as conn:
             worker_id, token = accounts.create_worker(
                 conn, name, time.time(), country=country, subdivision=subdivision, adult=adult, masters=masters
             )
+            if username:
+                web_accounts.set_worker_password(conn, worker_id, username, password_hash, time.time())
     except accounts.AccountError as e:
         fail(str(e))
     if json_out:
-        _print_json({"WorkerId": worker_id, "token": token, "name": name})
+        _print_json({"WorkerId": worker_id, "token": token, "name": name, "username": username})
     else:
         console.print(f"worker [bold]{name}[/bold]: WorkerId {worker_id}\ntoken: {token}  (shown once)")
+
+
+def _password_hash(username: Optional[str], password_stdin: bool) -> str:
+    if not username:
+        if password_stdin:
+            fail("--password-stdin needs --username.")
+        return ""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    try:
+        return web_accounts.hash_password(password)
+    except accounts.AccountError as e:
+        fail(str(e))
+    return ""
+
+
+@worker_app.command("password")
+def worker_password(
+    worker: str = typer.Argument(..., help="WorkerId."),
+    username: str = typer.Option(..., help="The username to sign in with."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Set (or reset) a worker's web login; their other browser sessions end."""
+    engine = _engine(load_config(data_dir))
+    password_hash = _password_hash(username, password_stdin)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(select(workers.c.id).where(workers.c.id == worker)).first() is None:
+                fail(f"No worker has the WorkerId {worker!r}.")
+            web_accounts.set_worker_password(conn, worker, username, password_hash, time.time())
+    except accounts.AccountError as e:
+        fail(str(e))
+    console.print(f"worker {worker} signs in as [bold]{username.lower()}[/bold]")
+
+
+def _site_url(cfg: ServerConfig, base_url: Optional[str]) -> str:
+    return (base_url or cfg.extra.get("site_url") or f"http://127.0.0.1:{cfg.extra.get('port', DEFAULT_PORT)}").rstrip("/")
+
+
+BaseUrl = typer.Option(None, "--base-url", help="The server's address as workers reach it (default http://127.0.0.1:PORT).")
+
+
+@app.command()
+def invite(
+    data_dir: Optional[Path] = DataDir,
+    requester: Optional[str] = typer.Option(None, help="Make the invitation as this requester (name or id) rather than the admin."),
+    uses: int = typer.Option(1, help="How many people may join with the link."),
+    expires_days: float = typer.Option(7, "--expires-days", help="Days until the link expires (0: never)."),
+    note: Optional[str] = typer.Option(None, help="A note for your records (who the link is for)."),
+    base_url: Optional[str] = BaseUrl,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Make an invitation link for new workers (the code is shown once)."""
+    cfg = load_config(data_dir)
+    engine = _engine(cfg)
+    now = time.time()
+    try:
+        with engine.begin() as conn:
+            creator = accounts.find_requester(conn, requester).id if requester else "admin"
+            code = web_accounts.create_invitation(
+                conn, creator, now, max_uses=uses, expires_in=expires_days * 86400 if expires_days > 0 else None, note=note)
+    except accounts.AccountError as e:
+        fail(str(e))
+    url = f"{_site_url(cfg, base_url)}/join/{code}"
+    if json_out:
+        _print_json({"url": url, "code": code, "uses": uses, "expires_days": expires_days or None})
+    else:
+        typer.echo(url)
+
+
+@app.command("participant-link")
+def participant_link(
+    hit_type: str = typer.Argument(..., help="The HIT type (HITTypeId) participants will do."),
+    requester: str = typer.Option(..., help="The requester (name or id) that owns the HIT type."),
+    label: Optional[str] = typer.Option(None, help="The study's name, shown on the welcome page."),
+    completion_code: Optional[str] = typer.Option(None, "--completion-code", help="A code shown after submitting (or 'auto')."),
+    data_dir: Optional[Path] = DataDir,
+    base_url: Optional[str] = BaseUrl,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Make a recruitment link for a study: whoever opens it does the HIT type without an account."""
+    cfg = load_config(data_dir)
+    engine = _engine(cfg)
+    try:
+        with engine.begin() as conn:
+            owner = accounts.find_requester(conn, requester)
+            code = web_accounts.create_participant_link(
+                conn, owner.id, hit_type, time.time(), label=label, completion_code=completion_code)
+            link = web_accounts.active_link(conn, code)
+    except accounts.AccountError as e:
+        fail(str(e))
+    url = f"{_site_url(cfg, base_url)}/p/{code}"
+    if json_out:
+        _print_json({"url": url, "code": code, "hit_type_id": hit_type, "completion_code": link.completion_code})
+    else:
+        typer.echo(url)
+        if link.completion_code:
+            console.print(f"completion code: {link.completion_code}")
+
+
+@app.command("open-signup")
+def open_signup(
+    state: str = typer.Argument(..., help="on or off"),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Let anyone create a worker account at /signup (on), or only invited people (off, the default)."""
+    if state not in ("on", "off"):
+        fail(f"STATE must be on or off, not {state!r}.")
+    engine = _engine(load_config(data_dir))
+    with engine.begin() as conn:
+        web_accounts.put_setting(conn, web_accounts.OPEN_SIGNUP_KEY, "true" if state == "on" else "false")
+    console.print(f"open sign-up is {state}")
 
 
 @db_app.command("upgrade")

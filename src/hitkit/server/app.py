@@ -14,7 +14,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from hitkit import __version__
 from hitkit.server.clock import Clock
@@ -23,7 +24,7 @@ from hitkit.server.domain.sweeper import sweep
 from hitkit.server.notification_delivery import deliver_pending
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.db import current_revision, head_revision, make_engine
-from hitkit.server.web import admin_api, external_submit, worker_api
+from hitkit.server.web import account_pages, admin_api, external_submit, marketplace_pages, task_content, worker_api
 from hitkit.server.web.worker_api import error_response
 from hitkit.server.api.dispatch import encode
 
@@ -151,7 +152,11 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
             engine.dispose()
 
     routes = [
-        Route("/", root_info, methods=["GET"]),
+        *marketplace_pages.routes,
+        *account_pages.routes,
+        *task_content.routes,
+        Mount("/static", app=StaticFiles(packages=[("hitkit.server.web", "static")]), name="static"),
+        Route("/api/", root_info, methods=["GET"]),
         *worker_api.routes,
         *external_submit.routes,
         *admin_api.routes,

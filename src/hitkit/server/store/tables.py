@@ -309,3 +309,70 @@ review_results = Table(
     Column("kind", String(8), nullable=False),  # result | action
     Column("body", Text, nullable=False),  # JSON of ReviewResultDetail / ReviewActionDetail
 )
+
+# ---- the worker web site (migration 0002) ----
+
+# A worker's username and argon2 password hash; workers made by the CLI or the admin API have none until set.
+worker_logins = Table(
+    "worker_logins",
+    metadata,
+    Column("worker_id", String(64), ForeignKey("workers.id"), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Invitation links (`/join/CODE`); only the code's hash is stored, so a database leak hands out no invitations.
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("created_by", String(64), nullable=False),  # an admin id (M...) or a requester id (R...)
+    Column("note", Text),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("max_uses", Integer, nullable=False, default=1),
+    Column("uses", Integer, nullable=False, default=0),
+)
+
+# Browser sessions: the cookie holds a random id, the table its hash. `kind` is login or participant.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("worker_id", String(64), ForeignKey("workers.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("auto_accept", Boolean, nullable=False, default=False),
+)
+
+# Recruitment links for studies (`/p/CODE`): whoever opens one becomes a participant worker of that HIT type.
+participant_links = Table(
+    "participant_links",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("requester_id", String(64), ForeignKey("requesters.id"), nullable=False, index=True),
+    Column("hit_type_id", String(64), nullable=False),
+    Column("label", Text),
+    Column("completion_code", String(64)),  # shown after a submission, as study platforms expect
+    Column("created_at", Float, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("worker_id", String(64), ForeignKey("workers.id"), primary_key=True),
+    Column("link_code", String(64), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# HITs a worker skipped in the web site: they come last when the worker takes the next HIT of a group.
+worker_skips = Table(
+    "worker_skips",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("hit_id", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)

@@ -27,17 +27,22 @@ PREVIEW_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
 MAX_FORM_BYTES = 2 * 1024 * 1024
 
 
-def _page(status: int, title: str, message: str, wants_json: bool, code: str) -> Response:
+def _page(status: int, title: str, message: str, wants_json: bool, code: str, submitted: str | None = None) -> Response:
+    """The answer to a submission: JSON when asked for, else a small page. After a submission the page tells
+    hitkit's work page (its parent frame) by postMessage, so the worker moves on (static/submitted.js)."""
     if wants_json:
         if status >= 400:
             return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
         return JSONResponse({"status": code, "message": message}, status_code=status)
+    script = "<script src='/static/submitted.js'></script>" if submitted else ""
     body = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
-        f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif;max-width:40em;margin:2em auto'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+        f"<title>{html.escape(title)}</title></head><body data-submitted='{html.escape(submitted or '')}' "
+        "style='font-family:sans-serif;max-width:40em;margin:2em auto'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
+        f"<p><a href='/' target='_top'>Back to the HITs</a></p>{script}</body></html>"
     )
-    return HTMLResponse(body, status_code=status)
+    return HTMLResponse(body, status_code=status, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
 async def external_submit(request: Request) -> Response:
@@ -81,7 +86,7 @@ async def external_submit(request: Request) -> Response:
         return _page(e.status, "Not submitted", e.message, wants_json, e.code)
     except DataError:  # e.g. a NUL character in the assignmentId, which PostgreSQL text cannot hold
         return _page(400, "Not submitted", "The assignmentId has characters no assignment id has; nothing was recorded.", wants_json, "bad_parameter")
-    return _page(200, "Thank you", f"Your work for assignment {done} was submitted.", wants_json, "submitted")
+    return _page(200, "Thank you", f"Your work for assignment {done} was submitted.", wants_json, "submitted", done)
 
 
 routes = [Route("/mturk/externalSubmit", external_submit, methods=["GET", "POST"])]
