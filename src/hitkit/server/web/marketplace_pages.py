@@ -127,7 +127,9 @@ def _accept_one(conn: Connection, v: Visitor, hit_id: str, now: float) -> str:
     try:
         return assignment_flow.accept(conn, v.worker, hit_id, now).id
     except FlowError as e:
-        raise PageError(e.status, "Not accepted", e.message) from None
+        # The site names qualification types where the API gives their ids.
+        message = (hit_groups.hit_problem(conn, v.worker, hit, now, "Accept") if e.code == "not_qualified" else None) or e.message
+        raise PageError(e.status, "Not accepted", message) from None
 
 
 @page_route
