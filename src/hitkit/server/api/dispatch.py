@@ -80,7 +80,7 @@ class MTurkService:
         self._keys[access_key_id] = (mono + KEY_CACHE_SECONDS, row.secret, row.requester_id)
         return row.secret, row.requester_id
 
-    def authenticate(self, headers: Mapping[str, str], body: bytes, path: str) -> str:
+    def authenticate(self, headers: Mapping[str, str], body: bytes, path: str, method: str = "POST") -> str:
         """The requester id of a correctly SigV4-signed request, else an AuthError as AWS words it."""
         auth = headers.get("authorization")
         if not auth:
@@ -112,7 +112,7 @@ class MTurkService:
         if "host" not in signed or "x-amz-date" not in signed:
             raise AuthError("InvalidSignatureException", "SignedHeaders must include host and x-amz-date.")
         expected = sigv4_signature(
-            secret=secret, amz_date=amz_date, region=m["region"], path=path or "/",
+            secret=secret, amz_date=amz_date, region=m["region"], path=path or "/", method=method,
             headers=[(h, headers.get(h, "")) for h in signed], body=body,
             payload_hash=headers.get("x-amz-content-sha256"),
         )
@@ -210,13 +210,13 @@ def _signing_key(secret: str, date: str, region: str) -> bytes:
 
 def sigv4_signature(
     *, secret: str, amz_date: str, region: str, path: str, headers: list[tuple[str, str]], body: bytes,
-    payload_hash: str | None = None,
+    payload_hash: str | None = None, method: str = "POST",
 ) -> str:
-    """The SigV4 signature of a POST with an empty query string, as botocore's SigV4Auth computes it
+    """The SigV4 signature of a request with an empty query string, as botocore's SigV4Auth computes it
     (checked against botocore-signed requests by the whole test suite). The derived key is cached per day."""
     canonical_headers = "".join(f"{name}:{' '.join(value.split())}\n" for name, value in headers)
     canonical = "\n".join((
-        "POST", quote(path, safe="/~"), "", canonical_headers, ";".join(name for name, _ in headers),
+        method, quote(path, safe="/~"), "", canonical_headers, ";".join(name for name, _ in headers),
         payload_hash or hashlib.sha256(body).hexdigest(),
     ))
     scope = f"{amz_date[:8]}/{region}/{SIGNING_NAME}/aws4_request"
