@@ -101,3 +101,52 @@ def test_unreachable_database_is_a_clear_error(home):
     assert proc.returncode == 1 and "Cannot reach the database" in proc.stderr and "Traceback" not in proc.stderr
     proc = hitkit("server", "worker", "create", "w", "--data-dir", str(home / "x"), env=env, check=False)
     assert proc.returncode == 1 and "Cannot reach the database" in proc.stderr
+
+
+def test_worker_site_commands(home):
+    """invite, open-signup, participant-link, and web logins for workers made by `worker create`."""
+    from tests.support.web import SiteClient
+
+    data = home / "srv"
+    port = free_port()
+    out = hitkit_json("server", "init", "--data-dir", str(data), "--port", str(port), "--no-profile")
+    server = ServerProcess(data, port=port)
+    try:
+        url = hitkit("server", "invite", "--data-dir", str(data), "--uses", "3", "--note", "lab").stdout.strip()
+        assert url.startswith(f"http://127.0.0.1:{port}/join/")
+        site = SiteClient(server.url)
+        assert site.get(url.removeprefix(server.url)).status_code == 200
+        assert hitkit("server", "invite", "--data-dir", str(data), "--requester", "nobody", check=False).returncode == 1
+
+        w = hitkit_json("server", "worker", "create", "bob", "--username", "Bob", "--password-stdin", "--data-dir", str(data),
+                        stdin="a fine password\n")
+        site.login("bob", "a fine password")
+        assert w["WorkerId"] in site.get("/").text
+        bad = hitkit("server", "worker", "create", "carl", "--username", "carl", "--password-stdin", "--data-dir", str(data),
+                     stdin="short\n", check=False)
+        assert bad.returncode == 1 and "at least 8" in bad.stderr
+        hitkit("server", "worker", "password", w["WorkerId"], "--username", "bobby", "--password-stdin", "--data-dir", str(data),
+               stdin="another password\n")
+        assert "Sign out" not in site.get("/").text  # a new password ends the old sessions
+        SiteClient(server.url).login("bobby", "another password")
+
+        assert SiteClient(server.url).get("/signup").status_code == 403
+        hitkit("server", "open-signup", "on", "--data-dir", str(data))
+        assert SiteClient(server.url).get("/signup").status_code == 200
+        assert hitkit("server", "open-signup", "maybe", "--data-dir", str(data), check=False).returncode == 1
+
+        mturk = boto3.client("mturk", endpoint_url=server.url, region_name="us-east-1",
+                             aws_access_key_id=out["requester"]["aws_access_key_id"],
+                             aws_secret_access_key=out["requester"]["aws_secret_access_key"])
+        from tests.conftest import hit_params
+
+        hit_type = mturk.create_hit(**hit_params())["HIT"]["HITTypeId"]
+        link = hitkit_json("server", "participant-link", hit_type, "--requester", out["requester"]["name"],
+                           "--completion-code", "auto", "--data-dir", str(data))
+        assert link["url"].startswith(f"http://127.0.0.1:{port}/p/") and link["completion_code"]
+        assert "Start" in SiteClient(server.url).get(link["url"].removeprefix(server.url)).text
+        missing = hitkit("server", "participant-link", "NOSUCHTYPE", "--requester", out["requester"]["name"],
+                         "--data-dir", str(data), check=False)
+        assert missing.returncode == 1 and "does not exist" in missing.stderr
+    finally:
+        server.stop()

@@ -19,17 +19,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def hitkit(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def hitkit(*args: str, env: dict | None = None, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run `hitkit ARGS` (the installed console script's module) and return the completed process."""
     proc = subprocess.run([sys.executable, "-m", "hitkit.cli.main", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+                          env={**os.environ, **(env or {})}, timeout=120, input=stdin)
     if check and proc.returncode != 0:
         raise AssertionError(f"hitkit {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
-def hitkit_json(*args: str, env: dict | None = None) -> dict:
-    return json.loads(hitkit(*args, "--json", env=env).stdout)
+def hitkit_json(*args: str, env: dict | None = None, stdin: str | None = None) -> dict:
+    return json.loads(hitkit(*args, "--json", env=env, stdin=stdin).stdout)
 
 
 class ServerProcess:
