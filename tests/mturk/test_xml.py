@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitkit.mturk.xml import (
+    Image,
     MAX_QUESTION_BYTES,
     NS_ANSWER_KEY,
     NS_ANSWERS,
@@ -336,7 +337,23 @@ def test_question_form_defaults_and_selection_content_kinds() -> None:
     assert question.identifier == "q1"
     assert question.is_required is False
     assert (question.min_selections, question.max_selections, question.style) == (1, 1, None)
-    assert question.selections == (Selection("a", "A <"), Selection("b", "Bee"))
+    assert question.selections == (Selection("a", "A <"), Selection("b", "Bee", Image("https://x.example/b.png", "Bee")))
+
+
+def test_question_form_images_by_url_and_unsafe_urls_dropped() -> None:
+    binary = "<Binary><MimeType><Type>{kind}</Type></MimeType><DataURL>{url}</DataURL><AltText>{alt}</AltText></Binary>"
+    overview = "<Overview><Text>Look</Text>" + "".join(binary.format(kind=k, url=u, alt=a) for k, u, a in (
+        ("image", "https://x.example/a.png", "A bird"),
+        ("image", "javascript:alert(1)", "script"),
+        ("video", "https://x.example/v.mp4", "video"),
+        ("image", "data:image/png;base64,iVBORw0KGgo=", "inline"),
+    )) + "</Overview>"
+    q = ("<Question><QuestionIdentifier>q</QuestionIdentifier><QuestionContent><Text>Which?</Text>"
+         + binary.format(kind="image", url="http://x.example/q.jpg", alt="Q") + "</QuestionContent>"
+         "<AnswerSpecification><FreeTextAnswer/></AnswerSpecification></Question>")
+    doc = parse_question(form(overview + q))
+    assert doc.overview_images == (Image("https://x.example/a.png", "A bird"), Image("data:image/png;base64,iVBORw0KGgo=", "inline"))
+    assert doc.questions[0].images == (Image("http://x.example/q.jpg", "Q"),)
 
 
 def test_question_form_missing_answer_specification_message() -> None:

@@ -118,11 +118,20 @@ class QuestionXMLError(ValueError):
 
 
 @dataclass(frozen=True)
+class Image:
+    """A `Binary` content element shown as an image: its URL (http, https or a data: image) and alt text."""
+
+    url: str
+    alt: str = ""
+
+
+@dataclass(frozen=True)
 class Selection:
-    """One choice of a SelectionAnswer: its identifier and plain display text."""
+    """One choice of a SelectionAnswer: its identifier and plain display text (and image, for Binary)."""
 
     identifier: str
     text: str
+    image: Image | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,7 @@ class FormQuestion:
     regex_flags: str | None = None
     min_file_size: int | None = None
     max_file_size: int | None = None
+    images: tuple[Image, ...] = ()  # Binary images of QuestionContent, shown after its text
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,7 @@ class QuestionDoc:
     external_url: str | None = None
     questions: tuple[FormQuestion, ...] = ()
     overview_text: str = ""
+    overview_images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -463,6 +474,26 @@ def _content_text(el: Element) -> str:
     return "\n".join(lines)
 
 
+_IMAGE_URL = re.compile(r"(?:https?://\S+|data:image/(?:png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=\s]+)", re.IGNORECASE)
+
+
+def _content_images(el: Element) -> tuple[Image, ...]:
+    """The Binary elements of a content element that are images with a URL a page may show (others are skipped)."""
+    images: list[Image] = []
+    for node in _iter_elements(el):
+        if _split_tag(node.tag)[1] != "Binary":
+            continue
+        fields = {_split_tag(child.tag)[1]: _all_text(child).strip() for child in node}
+        mime = {_split_tag(child.tag)[1]: child for child in node}.get("MimeType")
+        kind = ""
+        if mime is not None:
+            kind = {_split_tag(c.tag)[1]: _all_text(c).strip() for c in mime}.get("Type", "") or _all_text(mime).strip()
+        url = fields.get("DataURL", "")
+        if kind.lower().startswith("image") and _IMAGE_URL.fullmatch(url):
+            images.append(Image(url=url, alt=fields.get("AltText", "")))
+    return tuple(images)
+
+
 def _check_content(el: Element, is2017: bool, where: str) -> None:
     """Reject content elements removed from the 2017-11-06 schema (Application)."""
     if not is2017:
@@ -476,6 +507,7 @@ def _parse_question_form(root: Element, ns: str) -> QuestionDoc:
     """Validate a QuestionForm: >= 1 Question, unique identifiers, each with an AnswerSpecification."""
     is2017 = ns == NS_QUESTIONFORM_2017
     overview: list[str] = []
+    overview_images: list[Image] = []
     questions: list[FormQuestion] = []
     seen: dict[str, int] = {}
     number = 0
@@ -485,6 +517,7 @@ def _parse_question_form(root: Element, ns: str) -> QuestionDoc:
             text = _content_text(child)
             if text:
                 overview.append(text)
+            overview_images.extend(_content_images(child))
         elif local == "Question":
             number += 1
             question = _parse_form_question(child, ns, number, is2017)
@@ -499,7 +532,8 @@ def _parse_question_form(root: Element, ns: str) -> QuestionDoc:
             raise QuestionXMLError(f"QuestionForm: unexpected element <{local}> (allowed: Overview, Question)")
     if not questions:
         raise QuestionXMLError("QuestionForm: contains no Question element")
-    return QuestionDoc(kind="QuestionForm", questions=tuple(questions), overview_text="\n".join(overview))
+    return QuestionDoc(kind="QuestionForm", questions=tuple(questions), overview_text="\n".join(overview),
+                       overview_images=tuple(overview_images))
 
 
 _QUESTION_CHILDREN = ("QuestionIdentifier", "DisplayName", "IsRequired", "QuestionContent", "AnswerSpecification")
@@ -521,9 +555,11 @@ def _parse_form_question(el: Element, ns: str, number: int, is2017: bool) -> For
     if "IsRequired" in parts:
         is_required = _parse_bool(_leaf_text(parts["IsRequired"], where), where, "IsRequired")
     content_text = ""
+    images: tuple[Image, ...] = ()
     if "QuestionContent" in parts:
         _check_content(parts["QuestionContent"], is2017, f"{where} QuestionContent")
         content_text = _content_text(parts["QuestionContent"])
+        images = _content_images(parts["QuestionContent"])
     spec = parts.get("AnswerSpecification")
     if spec is None:
         raise QuestionXMLError(f"{where} has no AnswerSpecification")
@@ -538,6 +574,7 @@ def _parse_form_question(el: Element, ns: str, number: int, is2017: bool) -> For
         "display_name": display_name,
         "is_required": is_required,
         "content_text": content_text,
+        "images": images,
     }
     if kind == "FreeTextAnswer":
         spec_fields = _parse_free_text(answer_el, ns, f"{where} FreeTextAnswer")
@@ -684,7 +721,8 @@ def _parse_selection(el: Element, ns: str, qwhere: str) -> dict[str, object]:
             if identifier in seen:
                 raise QuestionXMLError(f"{swhere}: SelectionIdentifier {identifier!r} is used more than once")
             seen.add(identifier)
-            selections.append(Selection(identifier=identifier, text=text))
+            image = next(iter(_content_images(child)), None)
+            selections.append(Selection(identifier=identifier, text=text, image=image))
         elif local == "OtherSelection":
             if allow_other:
                 raise QuestionXMLError(f"{where}: element <OtherSelection> appears more than once")
