@@ -342,3 +342,16 @@ def test_participant_link_gives_a_study_identity_and_a_completion_code(server, m
     assert r.status_code == 303 and r.headers["location"] == f"/groups/{study['HITTypeId']}"
     visitor.close()
     assert SiteClient(server.url).get("/p/no-such-link").status_code == 404
+
+
+def test_unknown_pages_and_bad_ids_are_clear_pages_not_errors(server, site):
+    r = site.get("/no/such/page")
+    assert r.status_code == 404 and "There is no page at /no/such/page" in r.text
+    assert site.get("/hits/%00nul").status_code == 404
+    assert site.get("/groups/" + "x" * 5000).status_code in (303, 404)
+    assert site.get("/task/a/NOPE").status_code == 404
+    assert site.get("/task/p/NOPE").status_code == 404
+    assert site.get("/task/a/%00").status_code == 404 and site.get("/task/p/%00").status_code == 404
+    assert site.get("/work/%00").status_code == 401
+    assert site.get("/p/%00").status_code == 404
+    assert site.get("/?page=-3&sort=nonsense&q=" + "%" * 300).status_code == 200

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -192,9 +193,12 @@ def page_route(fn: Callable) -> Callable:
         runtime: Runtime = request.app.state.runtime
         try:
             return await fn(runtime, request)
-        except PageError as e:
-            v = getattr(request.state, "visitor", None)
-            return render(request, v, "error.html", status=e.status, title=e.title, message=e.message)
+        except DataError:  # e.g. a NUL character in an id, which PostgreSQL text cannot hold
+            e = PageError(404, "Not found", "Nothing here has that id.")
+        except PageError as caught:
+            e = caught
+        v = getattr(request.state, "visitor", None)
+        return render(request, v, "error.html", status=e.status, title=e.title, message=e.message)
 
     route.__name__ = fn.__name__
     route.__doc__ = fn.__doc__

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -105,7 +106,10 @@ async def assignment_content(request: Request) -> Response:
         a = get_assignment(conn, assignment_id)
         return a, (get_hit(conn, a.hit_id) if a is not None else None)
 
-    a, hit = await runtime.transaction(work, read_only=True)
+    try:
+        a, hit = await runtime.transaction(work, read_only=True)
+    except DataError:  # a NUL character in the id, which PostgreSQL text cannot hold
+        a = hit = None
     if a is None or hit is None:
         return _message(404, "This assignment does not exist.")
     if a.status != "Accepted" or a.deadline <= runtime.clock.now():
@@ -117,7 +121,10 @@ async def assignment_content(request: Request) -> Response:
 
 async def preview_content(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    hit = await runtime.transaction(lambda conn: get_hit(conn, request.path_params["hit_id"]), read_only=True)
+    try:
+        hit = await runtime.transaction(lambda conn: get_hit(conn, request.path_params["hit_id"]), read_only=True)
+    except DataError:
+        hit = None
     if hit is None or hit.disposed_at is not None:
         return _message(404, "This HIT does not exist.")
     if request.query_params.get("assignmentId") != PREVIEW_ID:
