@@ -25,6 +25,7 @@ from hitkit.server.notification_delivery import deliver_pending
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.db import current_revision, head_revision, make_engine
 from hitkit.server.web import account_pages, admin_api, external_submit, marketplace_pages, task_content, worker_api
+from hitkit.server.web import worker_home_pages
 from hitkit.server.web.worker_api import error_response
 from hitkit.server.api.dispatch import encode
 
@@ -154,6 +155,7 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
     routes = [
         *marketplace_pages.routes,
         *account_pages.routes,
+        *worker_home_pages.routes,
         *task_content.routes,
         Mount("/static", app=StaticFiles(packages=[("hitkit.server.web", "static")]), name="static"),
         Route("/api/", root_info, methods=["GET"]),
