@@ -4,13 +4,11 @@ boto3 then sees the values in the Answer XML."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import xmltodict
 
 from tests.conftest import hit_params
 from tests.support.browser import chromium_page, screenshot
+from tests.support.pages import serve_page
 
 TASK_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Task</title></head><body>
 <form id="mturk_form" method="post">
@@ -30,24 +28,9 @@ TASK_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Task</tit
 </script></body></html>"""
 
 
-class _TaskHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        body = TASK_PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-
 def test_browser_submits_an_external_question(server, mturk):
-    task_server = ThreadingHTTPServer(("127.0.0.1", 0), _TaskHandler)
-    threading.Thread(target=task_server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{task_server.server_address[1]}/task?item=17"
+    with serve_page(TASK_PAGE) as base:
+        url = f"{base}/task?item=17"
         question = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
                     f'ExternalQuestion.xsd"><ExternalURL>{url}</ExternalURL><FrameHeight>600</FrameHeight></ExternalQuestion>')
         hit_id = mturk.create_hit(**hit_params(Question=question))["HIT"]["HITId"]
@@ -67,5 +50,4 @@ def test_browser_submits_an_external_question(server, mturk):
         answer = mturk.get_assignment(AssignmentId=aid)["Assignment"]["Answer"]
         got = {a["QuestionIdentifier"]: a["FreeText"] for a in xmltodict.parse(answer)["QuestionFormAnswers"]["Answer"]}
         assert got == {"description": "A cat on a wall <b>", "animal": "cat", "tags": "cute|outdoor"}
-    finally:
-        task_server.shutdown()
+

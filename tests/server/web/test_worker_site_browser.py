@@ -7,14 +7,12 @@ a 360 px screen. Every page is screenshotted to tests/artifacts/."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import xmltodict
 
 from tests.conftest import hit_params
 from tests.support.browser import chromium_page, screenshot
+from tests.support.pages import serve_page
 
 HTML_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd"
 
@@ -48,6 +46,14 @@ def answers_of(mturk, assignment_id: str) -> dict:  # type: ignore[no-untyped-de
 
 def assignment_of(page) -> str:  # type: ignore[no-untyped-def]
     return page.url.split("/work/")[1].split("/")[0].split("?")[0]
+
+
+def accept_in_browser(page, server, hit_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Preview the HIT, press Accept, and return the new assignment's id from the work page's URL."""
+    page.goto(f"{server.url}/hits/{hit_id}")
+    page.click("#accept")
+    page.wait_for_url("**/work/*")
+    return assignment_of(page)
 
 
 def sign_in(page, server) -> None:  # type: ignore[no-untyped-def]
@@ -112,25 +118,10 @@ EXTERNAL_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Exter
 </script></body></html>"""
 
 
-class _ExternalHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        body = EXTERNAL_PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-
 @pytest.fixture()
 def external_site():  # type: ignore[no-untyped-def]
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ExternalHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/rate?batch=7"
-    httpd.shutdown()
+    with serve_page(EXTERNAL_PAGE) as base:
+        yield f"{base}/rate?batch=7"
 
 
 def test_external_question_with_auto_accept_of_the_next_hit(server, mturk, external_site):
@@ -190,10 +181,7 @@ def test_crowd_form_template_posts_task_answers(server, mturk):
     hit = mturk.create_hit(**hit_params(Title="Sentiment with crowd elements", Question=CROWD_TEMPLATE))["HIT"]
     with chromium_page() as page:
         sign_in(page, server)
-        page.goto(f"{server.url}/hits/{hit['HITId']}")
-        page.click("#accept")
-        page.wait_for_url("**/work/*")
-        aid = assignment_of(page)
+        aid = accept_in_browser(page, server, hit["HITId"])
         frame = page.frame_locator("iframe.task")
         frame.get_by_text("Negative", exact=True).first.click()
         frame.locator("crowd-input input").fill("too cold")
@@ -226,10 +214,7 @@ def test_question_form_hit_through_the_site(server, mturk):
     hit = mturk.create_hit(**hit_params(Title="Sky colour", Question=QUESTION_FORM))["HIT"]
     with chromium_page() as page:
         sign_in(page, server)
-        page.goto(f"{server.url}/hits/{hit['HITId']}")
-        page.click("#accept")
-        page.wait_for_url("**/work/*")
-        aid = assignment_of(page)
+        aid = accept_in_browser(page, server, hit["HITId"])
         frame = page.frame_locator("iframe.task")
         frame.locator("input[value=blue]").check()
         frame.locator("input[name=count]").fill("7")
@@ -256,9 +241,7 @@ def test_task_frame_cannot_reach_hitkit_cookies_or_pages(server, mturk):
     hit = mturk.create_hit(**hit_params(Title="Probe", Question=PROBE_TEMPLATE))["HIT"]
     with chromium_page() as page:
         sign_in(page, server)
-        page.goto(f"{server.url}/hits/{hit['HITId']}")
-        page.click("#accept")
-        page.wait_for_url("**/work/*")
+        accept_in_browser(page, server, hit["HITId"])
         probe = page.frame_locator("iframe.task").locator("#probe")
         probe.filter(has_not_text="running").wait_for()
         result = probe.inner_text()

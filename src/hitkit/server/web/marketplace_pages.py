@@ -32,6 +32,15 @@ def _allowed_type(v: Visitor, hit_type_id: str) -> None:
         raise PageError(403, "Not part of your study", "This HIT is not part of the study you joined.")
 
 
+def _hit_for(conn: Connection, v: Visitor, hit_id: str):  # type: ignore[no-untyped-def]
+    """The HIT, if it exists and the visitor may see its type."""
+    hit = get_hit(conn, hit_id)
+    if hit is None:
+        raise PageError(404, "No such HIT", f"HIT {hit_id} does not exist.")
+    _allowed_type(v, hit.hit_type_id)
+    return hit
+
+
 def _signed_in(v: Visitor) -> None:
     if v.session is None:
         raise PageError(401, "Sign in first", "Sign in (or open your invitation or study link) to work on HITs.")
@@ -100,10 +109,7 @@ async def hit_preview(runtime: Runtime, request: Request) -> Response:
     def work(conn: Connection):  # type: ignore[no-untyped-def]
         now = runtime.clock.now()
         v = request.state.visitor = visitor(conn, request, now)
-        hit = get_hit(conn, hit_id)
-        if hit is None:
-            raise PageError(404, "No such HIT", f"HIT {hit_id} does not exist.")
-        _allowed_type(v, hit.hit_type_id)
+        hit = _hit_for(conn, v, hit_id)
         return v, hit, hit_groups.hit_problem(conn, v.worker, hit, now, "Preview"), hit_groups.hit_problem(conn, v.worker, hit, now, "Accept")
 
     v, hit, preview_problem, accept_problem = await runtime.transaction(work, read_only=True)
@@ -120,10 +126,7 @@ async def _posted(runtime: Runtime, request: Request):  # type: ignore[no-untype
 
 
 def _accept_one(conn: Connection, v: Visitor, hit_id: str, now: float) -> str:
-    hit = get_hit(conn, hit_id)
-    if hit is None:
-        raise PageError(404, "No such HIT", f"HIT {hit_id} does not exist.")
-    _allowed_type(v, hit.hit_type_id)
+    hit = _hit_for(conn, v, hit_id)
     try:
         return assignment_flow.accept(conn, v.worker, hit_id, now).id
     except FlowError as e:
@@ -173,10 +176,7 @@ async def skip_hit(runtime: Runtime, request: Request) -> Response:
     hit_id = request.path_params["hit_id"]
 
     def work(conn: Connection) -> str:
-        hit = get_hit(conn, hit_id)
-        if hit is None:
-            raise PageError(404, "No such HIT", f"HIT {hit_id} does not exist.")
-        _allowed_type(v, hit.hit_type_id)
+        hit = _hit_for(conn, v, hit_id)
         hit_groups.record_skip(conn, v.worker.id, hit_id, runtime.clock.now())
         return hit.hit_type_id
 
