@@ -24,8 +24,8 @@ from hitkit.server.domain.sweeper import sweep
 from hitkit.server.notification_delivery import deliver_pending
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.db import current_revision, head_revision, make_engine
-from hitkit.server.web import account_pages, admin_api, external_submit, marketplace_pages, task_content, worker_api
-from hitkit.server.web import worker_home_pages
+from hitkit.server.web import account_pages, admin_api, external_submit, invitation_api, marketplace_pages, task_content, worker_api
+from hitkit.server.web import site, worker_home_pages
 from hitkit.server.web.worker_api import error_response
 from hitkit.server.api.dispatch import encode
 
@@ -92,6 +92,9 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         message = f"No such route: {request.method} {request.url.path}" if exc.status_code == 404 else (
             f"{request.method} is not allowed on {request.url.path}")
         return error_response(exc.status_code, code, message)
+    if request.method == "GET" and exc.status_code == 404:
+        return site.render(request, None, "error.html", status=404, title="Page not found",
+                           message=f"There is no page at {request.url.path}.")
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
@@ -162,6 +165,7 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
         *worker_api.routes,
         *external_submit.routes,
         *admin_api.routes,
+        *invitation_api.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error})
     app.state.runtime = runtime
