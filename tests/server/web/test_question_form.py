@@ -3,9 +3,6 @@ reaches the requester as SelectionIdentifier / FreeText / OtherSelectionText ans
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import xmltodict
 
 from hitkit.mturk.xml import parse_question
@@ -52,44 +49,37 @@ def test_rendering_escapes_and_follows_the_style():
     assert "disabled" in preview and 'id="submit"' not in preview
 
 
-class _Page(BaseHTTPRequestHandler):
-    html = b""
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write(self.html)
-
-    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-
 def test_browser_answers_a_question_form_hit(server, mturk):
     hit_id = mturk.create_hit(**hit_params(Question=FORM))["HIT"]["HITId"]
     worker = server.new_worker()
     aid = server.accept(worker, hit_id)
-    handler = type("Handler", (_Page,), {"html": render_question_form(parse_question(FORM), assignment_id=aid,
-                                                                       submit_to=server.url).encode()})
-    page_server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=page_server.serve_forever, daemon=True).start()
-    try:
-        with chromium_page() as page:
-            page.goto(f"http://127.0.0.1:{page_server.server_address[1]}/")
-            page.check("input[name=sentiment][value=neg]")
-            page.check("input[name=topics][value=travel]")
-            page.fill("input[type=text][name=topics]", "weather")
-            page.select_option("select[name=country]", "ca")
-            page.fill("textarea[name=why]", "It rains & pours")
-            screenshot(page, "question-form-filled")
-            page.click("#submit")
-            page.wait_for_load_state()
-            assert "submitted" in page.content()
-    finally:
-        page_server.shutdown()
+    with chromium_page() as page:  # the task page as hitkit serves it to the work page's frame
+        page.goto(f"{server.url}/task/a/{aid}")
+        page.check("input[name=sentiment][value=neg]")
+        page.check("input[name=topics][value=travel]")
+        page.fill("input[type=text][name=topics]", "weather")
+        page.select_option("select[name=country]", "ca")
+        page.fill("textarea[name=why]", "It rains & pours")
+        screenshot(page, "question-form-filled")
+        page.click("#submit")
+        page.wait_for_load_state()
+        assert "submitted" in page.content()
     answer = mturk.get_assignment(AssignmentId=aid)["Assignment"]["Answer"]
     parsed = {a["QuestionIdentifier"]: a for a in xmltodict.parse(answer)["QuestionFormAnswers"]["Answer"]}
     assert parsed["sentiment"]["SelectionIdentifier"] == "neg"
     assert parsed["topics"]["SelectionIdentifier"] == "travel" and parsed["topics"]["OtherSelectionText"] == "weather"
     assert parsed["country"]["SelectionIdentifier"] == "ca"
     assert parsed["why"]["FreeText"] == "It rains & pours"
+
+
+def test_images_by_url_are_shown_and_unsafe_urls_are_not():
+    binary = "<Binary><MimeType><Type>image</Type></MimeType><DataURL>{url}</DataURL><AltText>{alt}</AltText></Binary>"
+    form = FORM.replace(
+        "<Overview><Text>", "<Overview>" + binary.format(url="https://img.example/scene.png", alt='A "scene"')
+        + binary.format(url="javascript:alert(1)", alt="bad") + "<Text>").replace(
+        "<Text>How does it feel?</Text>", "<Text>How does it feel?</Text>" + binary.format(url="https://img.example/q.png", alt="face")).replace(
+        "<Text>Negative</Text>", binary.format(url="https://img.example/neg.png", alt="frown"))
+    page = render_question_form(parse_question(form), assignment_id="ABC", submit_to="http://127.0.0.1:9")
+    assert 'src="https://img.example/scene.png" alt="A &#34;scene&#34;"' in page
+    assert 'src="https://img.example/q.png" alt="face"' in page and 'src="https://img.example/neg.png" alt="frown"' in page
+    assert "javascript:" not in page

@@ -32,6 +32,6 @@ def render_question_form(doc: QuestionDoc, *, assignment_id: str, submit_to: str
     preview = assignment_id == "ASSIGNMENT_ID_NOT_AVAILABLE"
     overview = overview_paragraphs(doc)
     return _environment().get_template("question_form.html").render(
-        title=title, questions=doc.questions, overview=overview, preview=preview, assignment_id=assignment_id,
+        title=title, questions=doc.questions, overview=overview, overview_images=doc.overview_images, preview=preview, assignment_id=assignment_id,
         action=submit_to.rstrip("/") + "/mturk/externalSubmit",
     )

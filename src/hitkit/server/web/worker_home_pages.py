@@ -343,7 +343,7 @@ def _render_test(request: Request, v: Visitor, qt, problem: str | None, error: s
     except QuestionXMLError as e:  # validated on create; stored data went bad
         raise PageError(409, "Test unavailable", f"This qualification's test cannot be shown: {e.message}") from None
     return render(request, v, "qualification_test.html", status=status, qt=qt, questions=doc.questions,
-                  overview=overview_paragraphs(doc), problem=problem, error=error,
+                  overview=overview_paragraphs(doc), overview_images=doc.overview_images, problem=problem, error=error,
                   action=f"/qualifications/{qt.id}/request")
 
 
