@@ -355,3 +355,15 @@ def test_unknown_pages_and_bad_ids_are_clear_pages_not_errors(server, site):
     assert site.get("/work/%00").status_code == 401
     assert site.get("/p/%00").status_code == 404
     assert site.get("/?page=-3&sort=nonsense&q=" + "%" * 300).status_code == 200
+
+
+def test_groups_are_paged(server, mturk):
+    client, _ = signed_in(server)
+    for i in range(27):
+        mturk.create_hit(**hit_params(Title=f"Paged task {i:02d}", Keywords="pagedbatch"))
+    first = client.get("/", params={"q": "pagedbatch", "sort": "title"}).text
+    assert first.count('<li class="group"') == 25 and "Page 1 of 2" in first
+    assert 'href="/?q=pagedbatch&amp;sort=title&amp;page=2">Next' in first
+    second = client.get("/", params={"q": "pagedbatch", "sort": "title", "page": "2"}).text
+    assert second.count('<li class="group"') == 2 and "Paged task 26" in second and "Paged task 00" not in second
+    client.close()
