@@ -898,7 +898,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Worker cycle (accept, load, submit) with 16 workers: hitkit vs Turkle.")
     p.add_argument("--seconds", type=float, default=None, help="measured window per system (default 20; --quick 8)")
     p.add_argument("--hits", type=int, default=None,
-                   help="HITs made for hitkit, split between the workers (default 12000; --quick 5000)")
+                   help="HITs made for hitkit, split between the workers (default 25000; --quick 10000)")
     p.add_argument("--turkle-tasks", type=int, default=2000, help="tasks in Turkle's batch (default 2000)")
     p.add_argument("--gunicorn-workers", type=int, default=1,
                    help="gunicorn worker processes for Turkle (default 1, as reference/performance.md; with 2, SQLite "
@@ -917,7 +917,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json-out", type=Path, help="also write the raw figures to this JSON file")
     args = p.parse_args(argv)
     args.seconds = args.seconds or (8.0 if args.quick else 20.0)
-    args.hits = args.hits or (5000 if args.quick else 12000)
+    args.hits = args.hits or (10000 if args.quick else 25000)
     if args.seconds <= 0 or args.seconds > 300 or args.hits < WORKERS or args.turkle_tasks < WORKERS:
         p.error(f"--seconds must be in (0, 300] and --hits/--turkle-tasks at least {WORKERS}")
     return args

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from hitkit.mturk.xml import QuestionXMLError, encode_form_answers, encode_questionform_answers, parse_question_cached
 
 RESERVED_FIELDS = frozenset({"assignmentId", "hitId", "workerId", "turkSubmitTo"})
+
+# The root element of a stored question, after any XML declaration, processing instructions, comments and space.
+_ROOT = re.compile(r"(?:\s|<\?.*?\?>|<!--.*?-->)*<(?:[A-Za-z_][\w.-]*:)?(HTMLQuestion|ExternalQuestion|QuestionForm)[\s/>]", re.S)
+
+
+def question_kind(question_xml: str | None) -> str | None:
+    """HTMLQuestion, ExternalQuestion or QuestionForm, for a question stored by CreateHIT (which validated it).
+    Read from the root element's name: each HIT has its own question, so a parse per request (~60 us) would
+    rarely hit parse_question_cached; anything unusual falls back to parsing."""
+    if not question_xml:
+        return None
+    m = _ROOT.match(question_xml)
+    return m.group(1) if m else parse_question_cached(question_xml).kind
 
 
 def group_fields(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
@@ -25,7 +40,6 @@ def encode_submission(question_xml: str | None, answers: object) -> str:
         ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
         if not ok:
             raise QuestionXMLError(f"Answer {name!r} must be a string or a list of strings.")
-    doc = parse_question_cached(question_xml) if question_xml else None
-    if doc is not None and doc.kind == "QuestionForm":
-        return encode_questionform_answers(doc, answers)
+    if question_kind(question_xml) == "QuestionForm":
+        return encode_questionform_answers(parse_question_cached(question_xml), answers)
     return encode_form_answers([(k, v) for k, vs in answers.items() for v in (vs if isinstance(vs, list) else [vs])])

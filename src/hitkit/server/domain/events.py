@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, Row, insert
+from sqlalchemy import Connection, Row, bindparam, insert
 
+from hitkit.server.store.queries import Prepared
 from hitkit.server.store.tables import events
 
-_INSERT = insert(events)
+_FIELDS = ("requester_id", "hit_type_id", "hit_id", "assignment_id", "event_type", "event_time", "destination")
+# Every change records an event, so this insert runs straight on the driver (queries.Prepared).
+_INSERT = Prepared(insert(events).values({**{k: bindparam("v_" + k) for k in _FIELDS}, "attempts": 0}))
 
 
 def emit(conn: Connection, hit: Row, event_type: str, now: float, assignment_id: str | None = None) -> None:
@@ -20,8 +23,7 @@ def emit(conn: Connection, hit: Row, event_type: str, now: float, assignment_id:
     destination = None
     if hit.notify_destination is not None and hit.notify_active and event_type in json.loads(hit.notify_event_types):
         destination = json.dumps({"Destination": hit.notify_destination, "Transport": hit.notify_transport})
-    conn.execute(
-        _INSERT,
-        dict(requester_id=hit.requester_id, hit_type_id=hit.hit_type_id, hit_id=hit.id, assignment_id=assignment_id,
-             event_type=event_type, event_time=now, destination=destination, attempts=0),
-    )
+    _INSERT.run(conn, {
+        "v_requester_id": hit.requester_id, "v_hit_type_id": hit.hit_type_id, "v_hit_id": hit.id,
+        "v_assignment_id": assignment_id, "v_event_type": event_type, "v_event_time": now, "v_destination": destination,
+    })

@@ -1,12 +1,23 @@
-"""Reads used across the API and domain: a HIT joined with its type, an assignment with its HIT."""
+"""Reads used across the API and domain: a HIT joined with its type, an assignment with its HIT, and the combined
+reads of the worker's accept/load/submit path."""
 
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Boolean, Connection, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
-from hitkit.server.store.tables import assignments, hit_types, hits, notification_settings
+from hitkit.server.store.tables import (
+    assignments,
+    hit_types,
+    hits,
+    notification_settings,
+    tokens,
+    worker_blocks,
+    workers,
+)
 
 HIT_TYPE_COLUMNS = (
     hit_types.c.title,
@@ -57,3 +68,236 @@ def get_assignment(conn: Connection, assignment_id: str) -> Row | None:
 
 def requirements_of(row: Row) -> list[dict]:
     return json.loads(row.requirements or "[]")
+
+
+# ---------------------------------------------------------------- statements run straight on the driver
+
+
+class Prepared:
+    """A statement built once, compiled once per dialect, and run on the DBAPI cursor of the caller's connection,
+    inside the caller's transaction.
+
+    `conn.execute` spends ~25 us of Python per statement before and after the driver's few us (cache lookup,
+    parameter processing, result wrapping, events). The worker's hot path runs a handful of statements per
+    request, so that overhead was a large share of its CPU. Errors come back wrapped as SQLAlchemy's
+    (IntegrityError, OperationalError, DataError, ...), as from `conn.execute`, so retries and error mapping see
+    the same exceptions. Parameters get the type's bind processing (e.g. SQLite's int to float); results are
+    plain tuples, with Boolean columns turned into bool (the only result processing these tables' types need
+    on SQLite or psycopg). Keep to statements without expanding IN parameters.
+    """
+
+    __slots__ = ("statement", "_by_dialect")
+
+    def __init__(self, statement) -> None:  # type: ignore[no-untyped-def]
+        self.statement = statement
+        self._by_dialect: dict[str, tuple] = {}
+
+    def _compiled(self, dialect) -> tuple:  # type: ignore[no-untyped-def]
+        compiled = self.statement.compile(dialect=dialect)
+        if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
+            raise ValueError("Prepared statements must set every column that has a Python-side default")
+        defaults = compiled.construct_params(_check=False)
+        binds = compiled.binds
+        names = list(compiled.positiontup) if dialect.positional else list(defaults)
+        processors = {}
+        for name in names:
+            processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        booleans = tuple(i for i, col in enumerate(compiled._result_columns) if isinstance(col[3], Boolean))
+        entry = (compiled.string, defaults, names, processors, dialect.positional, booleans, dialect.loaded_dbapi.Error)
+        self._by_dialect[dialect.name] = entry
+        return entry
+
+    def cursor(self, conn: Connection, params: dict):  # type: ignore[no-untyped-def]
+        """Execute; returns the DBAPI cursor."""
+        dialect = conn.dialect
+        sql, defaults, names, processors, positional, _, dbapi_error = (
+            self._by_dialect.get(dialect.name) or self._compiled(dialect)
+        )
+        values = {**defaults, **params}
+        for name, processor in processors.items():
+            values[name] = processor(values[name])
+        args = tuple([values[n] for n in names]) if positional else values
+        if not conn.in_transaction():
+            conn.begin()  # as conn.execute would: the caller's commit() must cover this statement
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, args)
+        except dbapi_error as e:
+            raise DBAPIError.instance(sql, args, e, dbapi_error, dialect=dialect) from e
+        return cursor
+
+    def first(self, conn: Connection, params: dict) -> tuple | None:
+        """Execute and return the first row (booleans as bool), or None."""
+        cursor = self.cursor(conn, params)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        booleans = self._by_dialect[conn.dialect.name][5]
+        if booleans:
+            row = list(row)
+            for i in booleans:
+                if row[i] is not None:
+                    row[i] = bool(row[i])
+        return tuple(row)
+
+    def run(self, conn: Connection, params: dict) -> int:
+        """Execute a statement that returns no rows; returns the row count."""
+        cursor = self.cursor(conn, params)
+        try:
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+
+# ---------------------------------------------------------------- the worker's hot path
+#
+# A worker's accept, load and submit each run as few statements as the rules allow: the worker (by bearer token),
+# the HIT, the assignment and the counts the rules need come back in one row where the database makes that safe.
+# On SQLite the whole transaction holds the writer lock from BEGIN IMMEDIATE, so the counts read with the HIT are
+# the counts the transaction acts on. On PostgreSQL the HIT's row lock must come first and the counts after it, in
+# a statement of their own (READ COMMITTED gives each statement a fresh snapshot; one taken before waiting for the
+# lock would miss the winner's assignment), so those statements come in two parts there.
+#
+# Rows of these statements are split into plain named tuples with the same fields as `get_hit`, `get_assignment`
+# and a `workers` row, so the rules read them the same way.
+
+WORKER_COLUMNS = tuple(workers.c)
+HIT_COLUMNS = tuple(hit_with_type.selected_columns)
+ASSIGNMENT_COLUMNS = tuple(assignments.c)
+
+WorkerRow = namedtuple("WorkerRow", [c.key for c in WORKER_COLUMNS])  # type: ignore[misc]
+HitRow = namedtuple("HitRow", list(hit_with_type.selected_columns.keys()))  # type: ignore[misc]
+AssignmentRow = namedtuple("AssignmentRow", [c.key for c in ASSIGNMENT_COLUMNS])  # type: ignore[misc]
+
+_NW, _NH, _NA = len(WORKER_COLUMNS), len(HIT_COLUMNS), len(ASSIGNMENT_COLUMNS)
+
+_counted = assignments.alias("counted")
+
+
+def _number(hit_id, condition):  # type: ignore[no-untyped-def]
+    """How many of the HIT's assignments meet `condition` (a scalar subquery on an alias of `assignments`)."""
+    return (
+        select(func.count()).select_from(_counted).where(_counted.c.hit_id == hit_id, condition)
+        .correlate_except(_counted).scalar_subquery()
+    )
+
+
+def _in_flight():  # type: ignore[no-untyped-def]
+    return and_(_counted.c.status == "Accepted", _counted.c.deadline > bindparam("now"))
+
+
+def _counts(hit_id) -> tuple:  # type: ignore[no-untyped-def]
+    """pending, submitted, approved, rejected: the fields of `hit_state.HitCounts`, in order."""
+    return (
+        _number(hit_id, _in_flight()),
+        _number(hit_id, _counted.c.status == "Submitted"),
+        _number(hit_id, _counted.c.status == "Approved"),
+        _number(hit_id, _counted.c.status == "Rejected"),
+    )
+
+
+def _accept_checks(hit_id, requester_id, worker_id) -> tuple:  # type: ignore[no-untyped-def]
+    """mine (the worker's live or visible assignments of the HIT), blocked (0/1), then the HIT's counts."""
+    mine = _number(hit_id, and_(
+        _counted.c.worker_id == worker_id,
+        # OR of equalities rather than IN: an IN of literals expands at every execution
+        or_(_counted.c.status == "Submitted", _counted.c.status == "Approved", _counted.c.status == "Rejected",
+            _in_flight()),
+    ))
+    blocked = (
+        select(func.count()).select_from(worker_blocks)
+        .where(worker_blocks.c.requester_id == requester_id, worker_blocks.c.worker_id == worker_id)
+        .correlate_except(worker_blocks).scalar_subquery()
+    )
+    return (mine, blocked, *_counts(hit_id))
+
+
+_TOKEN = and_(tokens.c.token_hash == bindparam("token_hash"), tokens.c.kind == "worker")
+
+
+def _with_type(j):  # type: ignore[no-untyped-def]
+    return j.join(hit_types, hit_types.c.id == hits.c.hit_type_id).outerjoin(
+        notification_settings, notification_settings.c.hit_type_id == hits.c.hit_type_id
+    )
+
+
+_WORKER = tokens.join(workers, workers.c.id == tokens.c.subject_id)
+
+# The worker by token and the HIT by id (no row: either is missing).
+_TOKEN_HIT = select(*WORKER_COLUMNS, *HIT_COLUMNS).select_from(
+    _with_type(_WORKER.join(hits, hits.c.id == bindparam("hit_id")))
+).where(_TOKEN)
+# SQLite: with the checks of queries.ACCEPT_CHECKS at the end.
+TOKEN_HIT_CHECKS = Prepared(_TOKEN_HIT.add_columns(*_accept_checks(hits.c.id, hits.c.requester_id, workers.c.id)))
+# PostgreSQL: takes the HIT's lock; then ACCEPT_CHECKS.
+TOKEN_HIT_LOCKED = Prepared(_TOKEN_HIT.with_for_update(of=hits, key_share=True))
+ACCEPT_CHECKS = Prepared(select(*_accept_checks(bindparam("hit_id"), bindparam("requester_id"), bindparam("worker_id"))))
+
+# The worker by token, one of its own assignments by id, and that assignment's HIT (no row: one of them is missing,
+# or the assignment is another worker's).
+_TOKEN_ASSIGNMENT_HIT = select(*WORKER_COLUMNS, *ASSIGNMENT_COLUMNS, *HIT_COLUMNS).select_from(
+    _with_type(
+        _WORKER.join(assignments, and_(assignments.c.id == bindparam("assignment_id"),
+                                       assignments.c.worker_id == workers.c.id))
+        .join(hits, hits.c.id == assignments.c.hit_id)
+    )
+).where(_TOKEN)
+TOKEN_ASSIGNMENT_HIT = Prepared(_TOKEN_ASSIGNMENT_HIT)
+# SQLite: with the HIT's counts (hit_state.HitCounts) at the end.
+TOKEN_ASSIGNMENT_HIT_COUNTS = Prepared(_TOKEN_ASSIGNMENT_HIT.add_columns(*_counts(hits.c.id)))
+# PostgreSQL: takes the HIT's lock; then ASSIGNMENT_COUNTS reads the assignment again, with the counts.
+TOKEN_ASSIGNMENT_HIT_LOCKED = Prepared(_TOKEN_ASSIGNMENT_HIT.with_for_update(of=hits, key_share=True))
+ASSIGNMENT_COUNTS = Prepared(
+    select(*ASSIGNMENT_COLUMNS, *_counts(assignments.c.hit_id)).where(assignments.c.id == bindparam("assignment_id"))
+)
+
+# Writes of the hot path. (A bind parameter may not share a column's name in an INSERT or UPDATE: hence `v_`.)
+_INSERT_ASSIGNMENT = Prepared(
+    insert(assignments).values({c.key: bindparam("v_" + c.key) for c in ASSIGNMENT_COLUMNS if c.key != "seq"})
+    .returning(assignments.c.seq)
+)
+_SUBMIT_ASSIGNMENT = Prepared(
+    update(assignments).where(assignments.c.id == bindparam("v_id")).values(
+        status="Submitted", submit_time=bindparam("v_submit_time"),
+        auto_approval_time=bindparam("v_auto_approval_time"), answer=bindparam("v_answer"),
+    )
+)
+
+
+def insert_assignment(conn: Connection, values: dict) -> int:
+    """Insert an assignment (every column but seq); returns its seq."""
+    cursor = _INSERT_ASSIGNMENT.cursor(conn, {"v_" + k: v for k, v in values.items()})
+    try:
+        return cursor.fetchone()[0]
+    finally:
+        cursor.close()
+
+
+def mark_submitted(conn: Connection, assignment_id: str, submit_time: float, auto_approval_time: float, answer: str) -> None:
+    _SUBMIT_ASSIGNMENT.run(conn, {"v_id": assignment_id, "v_submit_time": submit_time,
+                                  "v_auto_approval_time": auto_approval_time, "v_answer": answer})
+
+
+def split_worker_hit(row: Row) -> tuple[WorkerRow, HitRow, tuple]:
+    """A row of TOKEN_HIT_*: (worker, HIT, the remaining columns)."""
+    values = tuple(row)
+    return WorkerRow._make(values[:_NW]), HitRow._make(values[_NW:_NW + _NH]), values[_NW + _NH:]
+
+
+def split_worker_assignment_hit(row: Row) -> tuple[WorkerRow, AssignmentRow, HitRow, tuple]:
+    """A row of TOKEN_ASSIGNMENT_HIT*: (worker, assignment, HIT, the remaining columns)."""
+    values = tuple(row)
+    end_a = _NW + _NA
+    return (WorkerRow._make(values[:_NW]), AssignmentRow._make(values[_NW:end_a]),
+            HitRow._make(values[end_a:end_a + _NH]), values[end_a + _NH:])
+
+
+def split_assignment(row: Row) -> tuple[AssignmentRow, tuple]:
+    """A row of ASSIGNMENT_COUNTS (or `get_assignment`): (assignment, the remaining columns)."""
+    values = tuple(row)
+    return AssignmentRow._make(values[:_NA]), values[_NA:]

@@ -4,27 +4,37 @@ Authentication: `Authorization: Bearer TOKEN` from `hitkit server worker create`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
 from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.exc import DataError
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from hitkit.mturk.fees import format_cents
-from hitkit.mturk.xml import QuestionXMLError, parse_question_cached
-from hitkit.server.domain.answers import encode_submission
+from hitkit.mturk.xml import QuestionXMLError
+from hitkit.server.domain.answers import encode_submission, question_kind
 from hitkit.server.domain import assignment_flow, hit_state
 from hitkit.server.domain.accounts import token_hash
-from hitkit.server.domain.assignment_flow import FlowError
+from hitkit.server.domain.assignment_flow import AcceptChecks, FlowError
 from hitkit.server.domain.eligibility import check_action, parse_requirements
 from hitkit.server.domain.qualification_values import values_for
 from hitkit.server.domain.qualification_flow import request_qualification as flow_request
 from hitkit.server.runtime import Runtime
-from hitkit.server.store.queries import get_assignment, get_hit, hit_with_type, requirements_of
+from hitkit.server.store.queries import (
+    TOKEN_ASSIGNMENT_HIT,
+    TOKEN_ASSIGNMENT_HIT_COUNTS,
+    TOKEN_ASSIGNMENT_HIT_LOCKED,
+    TOKEN_HIT_CHECKS,
+    TOKEN_HIT_LOCKED,
+    hit_with_type,
+    requirements_of,
+    split_worker_assignment_hit,
+    split_worker_hit,
+)
 from hitkit.server.store.tables import assignments, hits, requesters, tokens, worker_blocks, workers
 
 MAX_PAGE = 100
@@ -34,6 +44,15 @@ class WorkerApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class JSONResponse(Response):
+    """JSON rendered by orjson (compact UTF-8, as Starlette's JSONResponse, at a fraction of the CPU)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -47,18 +66,42 @@ _WORKER_BY_TOKEN = (
 )
 
 
-def bearer_worker(conn: Connection, request: Request) -> Row:
-    """The worker whose bearer token came with the request."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def bearer_token_hash(request: Request) -> str:
+    """The hash of the bearer token that came with the request (as stored in `tokens`)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise WorkerApiError(401, "unauthenticated", "Send the worker's token as 'Authorization: Bearer TOKEN'.")
-    worker = conn.execute(_WORKER_BY_TOKEN, {"token_hash": token_hash(token.strip())}).first()
+    return token_hash(token)
+
+
+def _active(worker: Row | None) -> Row:
     if worker is None:
         raise WorkerApiError(401, "invalid_token", "The worker token is not valid.")
     if not worker.active:
         raise WorkerApiError(403, "worker_inactive", "This worker account is deactivated.")
     return worker
+
+
+def bearer_worker(conn: Connection, request: Request) -> Row:
+    """The worker whose bearer token came with the request."""
+    return _active(conn.execute(_WORKER_BY_TOKEN, {"token_hash": bearer_token_hash(request)}).first())
+
+
+def _missing(conn: Connection, token_hash_: str, error: Exception) -> NoReturn:
+    """A combined read found no row: say whether the token or the object was missing, in that order."""
+    _active(conn.execute(_WORKER_BY_TOKEN, {"token_hash": token_hash_}).first())
+    raise error
+
+
+def _not_own(assignment_id: str) -> WorkerApiError:
+    return WorkerApiError(404, "assignment_not_found", f"Assignment {assignment_id} does not exist for this worker.")
+
+
+def _one_read(conn: Connection) -> bool:
+    """Whether the worker, the HIT and its counts may be read in one statement: on SQLite the transaction holds the
+    writer lock from its BEGIN IMMEDIATE. PostgreSQL takes the HIT's row lock first and reads the counts after."""
+    return conn.dialect.name == "sqlite"
 
 
 async def _json(request: Request) -> dict:
@@ -176,18 +219,33 @@ async def accept_hit(runtime: Runtime, request: Request) -> tuple[int, dict]:
     hit_id = request.path_params["hit_id"]
 
     def work(conn: Connection) -> dict:
-        worker = bearer_worker(conn, request)
-        a = assignment_flow.accept(conn, worker, hit_id, runtime.clock.now())
+        th = bearer_token_hash(request)
+        now = runtime.clock.now()
+        params = {"token_hash": th, "hit_id": hit_id, "now": now}
+        row = (TOKEN_HIT_CHECKS if _one_read(conn) else TOKEN_HIT_LOCKED).first(conn, params)
+        if row is None:
+            _missing(conn, th, FlowError("hit_not_found", f"HIT {hit_id} does not exist.", 404))
+        worker, hit, rest = split_worker_hit(row)
+        _active(worker)
+        if _one_read(conn):
+            checks = AcceptChecks.from_values(rest)
+        else:
+            checks = assignment_flow.accept_checks(conn, worker.id, hit, now)
+        a = assignment_flow.take_slot(conn, worker, hit, checks, now)
         return {"AssignmentId": a.id, "HITId": a.hit_id, "Deadline": a.deadline, "AcceptTime": a.accept_time}
 
     return 200, await runtime.transaction(work)
 
 
-def _own_assignment(conn: Connection, worker: Row, assignment_id: str) -> Row:
-    a = get_assignment(conn, assignment_id)
-    if a is None or a.worker_id != worker.id:
-        raise WorkerApiError(404, "assignment_not_found", f"Assignment {assignment_id} does not exist for this worker.")
-    return a
+def _own_assignment(conn: Connection, request: Request, assignment_id: str, now: float = 0.0, statement=TOKEN_ASSIGNMENT_HIT):  # type: ignore[no-untyped-def]
+    """(worker, assignment, HIT, extra columns) for the requesting worker's own assignment, in one statement."""
+    th = bearer_token_hash(request)
+    row = statement.first(conn, {"token_hash": th, "assignment_id": assignment_id, "now": now})
+    if row is None:
+        _missing(conn, th, _not_own(assignment_id))
+    worker, a, hit, rest = split_worker_assignment_hit(row)
+    _active(worker)
+    return worker, a, hit, rest
 
 
 @endpoint
@@ -195,14 +253,12 @@ async def get_assignment_route(runtime: Runtime, request: Request) -> tuple[int,
     assignment_id = request.path_params["assignment_id"]
 
     def work(conn: Connection) -> dict:
-        worker = bearer_worker(conn, request)
-        a = _own_assignment(conn, worker, assignment_id)
-        hit = get_hit(conn, a.hit_id)
+        _, a, hit, _ = _own_assignment(conn, request, assignment_id)
         now = runtime.clock.now()
         status = a.status
         if status == "Accepted" and a.deadline <= now:
             status = "Abandoned"
-        kind = parse_question_cached(hit.question).kind if hit.question else None
+        kind = question_kind(hit.question)
         return {
             "AssignmentId": a.id,
             "HITId": a.hit_id,
@@ -227,14 +283,18 @@ async def submit_assignment(runtime: Runtime, request: Request) -> tuple[int, di
     body = await _json(request)
 
     def work(conn: Connection) -> dict:
-        worker = bearer_worker(conn, request)
-        a = _own_assignment(conn, worker, assignment_id)
-        hit = get_hit(conn, a.hit_id)
+        now = runtime.clock.now()
+        if _one_read(conn):  # the writer lock is held: assignment, HIT and counts in one read
+            _, a, hit, counts = _own_assignment(conn, request, assignment_id, now, TOKEN_ASSIGNMENT_HIT_COUNTS)
+            counts = hit_state.HitCounts(*map(int, counts))
+        else:  # lock the HIT, then read the assignment and the counts again under the lock
+            _, _, hit, _ = _own_assignment(conn, request, assignment_id, now, TOKEN_ASSIGNMENT_HIT_LOCKED)
+            a, counts = assignment_flow.read_assignment_counts(conn, assignment_id, now)
         try:
             answer = encode_submission(hit.question, body.get("answers", {}))
         except QuestionXMLError as e:
             raise WorkerApiError(400, "invalid_answer", e.message) from None
-        done = assignment_flow.submit(conn, a.id, worker.id, answer, runtime.clock.now(), runtime.config.fee_schedule)
+        done = assignment_flow.submit_locked(conn, a, hit, counts, answer, now, runtime.config.fee_schedule)
         return {"AssignmentId": done.id, "Status": done.status, "SubmitTime": done.submit_time}
 
     return 200, await runtime.transaction(work)
@@ -245,8 +305,7 @@ async def return_assignment(runtime: Runtime, request: Request) -> tuple[int, di
     assignment_id = request.path_params["assignment_id"]
 
     def work(conn: Connection) -> dict:
-        worker = bearer_worker(conn, request)
-        a = _own_assignment(conn, worker, assignment_id)
+        worker, a, _, _ = _own_assignment(conn, request, assignment_id)
         assignment_flow.return_assignment(conn, a.id, worker.id, runtime.clock.now(), runtime.config.fee_schedule)
         return {"AssignmentId": a.id, "Status": "Returned"}
 
