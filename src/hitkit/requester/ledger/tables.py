@@ -1,0 +1,104 @@
+"""The ledger's tables. Times are epoch seconds (float). A HIT row exists *before* CreateHIT is called (with its
+UniqueRequestToken and no HIT id) and gets its id after, so an interrupted launch knows exactly what it sent."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+metadata = MetaData()
+
+# One launch of a project over one input file (or DataFrame).
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),  # derived from the input's content: the same input resumes the batch
+    Column("created_at", Float, nullable=False),
+    Column("input_name", Text, nullable=False),  # file path, or "DataFrame"
+    Column("input_sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("assignments_per_row", Integer, nullable=False),
+    Column("max_assignments_per_hit", Integer, nullable=False),
+    Column("hit_type_id", String(64)),
+    Column("endpoint", Text, nullable=False),
+    Column("reward_cents", Integer, nullable=False),
+    Column("properties", Text, nullable=False),  # JSON of the CreateHITType parameters used
+)
+
+# Input rows, as launched (JSON), so results can be joined back to their inputs.
+rows = Table(
+    "rows",
+    metadata,
+    Column("batch_id", String(64), ForeignKey("batches.id"), primary_key=True),
+    Column("row_index", Integer, primary_key=True),
+    Column("data", Text, nullable=False),  # JSON object
+)
+
+hits = Table(
+    "hits",
+    metadata,
+    Column("token", String(64), primary_key=True),  # the UniqueRequestToken: batch + row + part
+    Column("batch_id", String(64), ForeignKey("batches.id"), nullable=False, index=True),
+    Column("row_index", Integer, nullable=False),
+    Column("part", Integer, nullable=False),  # > 0 when redundancy is spread over several HITs
+    Column("max_assignments", Integer, nullable=False),
+    Column("hit_id", String(64), unique=True),  # set once CreateHIT answered
+    Column("hit_type_id", String(64)),
+    Column("created_at", Float),
+    Column("expiration", Float),
+    Column("state", String(16), nullable=False),  # intended | created | expired | deleted
+    Column("last_error", Text),
+    UniqueConstraint("batch_id", "row_index", "part", name="uq_hits_row_part"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("assignment_id", String(64), primary_key=True),
+    Column("hit_id", String(64), nullable=False, index=True),
+    Column("worker_id", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # Submitted | Approved | Rejected, as the endpoint last said
+    Column("accept_time", Float),
+    Column("submit_time", Float),
+    Column("auto_approval_time", Float),
+    Column("approval_time", Float),
+    Column("rejection_time", Float),
+    Column("requester_feedback", Text),
+    Column("answer_xml", Text, nullable=False),  # the raw Answer, exactly as received
+    Column("answers", Text, nullable=False),  # JSON object of parsed columns
+    Column("collected_at", Float, nullable=False),
+)
+
+# What the requester decided, written before the call that applies it (applied_at set after).
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("assignment_id", String(64), primary_key=True),
+    Column("action", String(8), nullable=False),  # approve | reject
+    Column("feedback", Text),
+    Column("decided_at", Float, nullable=False),
+    Column("applied_at", Float),
+    Column("last_error", Text),
+)
+
+bonuses = Table(
+    "bonuses",
+    metadata,
+    Column("token", String(64), primary_key=True),  # UniqueRequestToken: assignment + reason
+    Column("assignment_id", String(64), nullable=False, index=True),
+    Column("worker_id", String(64), nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("decided_at", Float, nullable=False),
+    Column("paid_at", Float),
+    Column("last_error", Text),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("time", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Index("ix_events_kind", "kind"),
+)
