@@ -8,13 +8,17 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from hitkit.requester.endpoints import Endpoint, EndpointError, check_connection, make_client, resolve_endpoint
+if TYPE_CHECKING:
+    from hitkit.requester.endpoints import Endpoint
+
+# hitkit.requester.endpoints (boto3) is imported inside the functions: every `hitkit` command loads this
+# module for the options, and boto3 costs a third of a second to import.
 
 err_console = Console(stderr=True)
 
@@ -38,6 +42,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def endpoint_from_options(endpoint: str | None, endpoint_url: str | None) -> Endpoint:
     """Resolve the options; print the endpoint's notice (if any) to stderr; exit 1 on a bad name."""
+    from hitkit.requester.endpoints import EndpointError, resolve_endpoint
+
     try:
         ep = resolve_endpoint(endpoint, endpoint_url)
     except EndpointError as e:
@@ -50,6 +56,8 @@ def endpoint_from_options(endpoint: str | None, endpoint_url: str | None) -> End
 def client_from_options(endpoint: str | None, endpoint_url: str | None, *, check: bool = False, **kw):  # type: ignore[no-untyped-def]
     """A boto3 MTurk client for the options (`kw` goes to `make_client`); with `check`, one GetAccountBalance
     call first. Any EndpointError is printed as `error: ...` and exits 1."""
+    from hitkit.requester.endpoints import EndpointError, check_connection, make_client
+
     ep = endpoint_from_options(endpoint, endpoint_url)
     try:
         client = make_client(ep, **kw)

@@ -12,15 +12,18 @@ import os
 import signal
 import subprocess
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from hitkit.cli.endpoint_options import EndpointOpt, EndpointUrlOpt, endpoint_from_options, fail
-from hitkit.requester import endpoints
-from hitkit.requester.endpoints import EndpointError
+from hitkit.cli.endpoint_options import (
+    EndpointOpt,
+    EndpointUrlOpt,
+    endpoint_from_options,
+    fail,
+)
 
-REDIRECT_DIR = Path(endpoints.__file__).resolve().parent / "legacy_redirect"
+# The directory whose sitecustomize.py the child loads (found without importing boto3: `hitkit` starts fast).
+REDIRECT_DIR = Path(__file__).resolve().parents[1] / "requester" / "legacy_redirect"
 # Variables the child-side sitecustomize reads; stale values from an enclosing `hitkit exec` are replaced.
 CHILD_VARS = ("HITKIT_EXEC_ENDPOINT_URL", "HITKIT_EXEC_ACCESS_KEY_ID", "HITKIT_EXEC_SECRET_ACCESS_KEY",
               "HITKIT_EXEC_SESSION_TOKEN", "HITKIT_EXEC_KEEP_CREDENTIALS")
@@ -88,7 +91,7 @@ def run_child(argv: list[str], env: dict[str, str]) -> int:
 def exec_command(
     ctx: typer.Context,
     endpoint: str = EndpointOpt,
-    endpoint_url: Optional[str] = EndpointUrlOpt,
+    endpoint_url: str | None = EndpointUrlOpt,
     keep_credentials: bool = typer.Option(
         False, "--keep-credentials",
         help="Keep the credentials the script passes (or its environment's); by default its MTurk clients sign with "
@@ -104,6 +107,9 @@ def exec_command(
         argv = argv[1:]
     if not argv:
         fail("give the command to run after --, e.g. `hitkit exec -- python create_tasks.py`.", code=2)
+    from hitkit.requester import endpoints
+    from hitkit.requester.endpoints import EndpointError
+
     ep = endpoint_from_options(endpoint, endpoint_url)
     try:
         url = endpoints.endpoint_url(ep)

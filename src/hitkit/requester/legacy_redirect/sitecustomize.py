@@ -58,8 +58,8 @@ def _redirect(session, bound):
         args["region_name"] = "us-east-1"  # MTurk's only region; scripts that relied on it being implied still work
     if not _announced:
         _announced = True
-        shown = original if original is not None else "the default endpoint (%s)" % _DEFAULT_ENDPOINT
-        sys.stderr.write("hitkit exec: MTurk client for %s -> %s\n" % (shown, target))
+        shown = original if original is not None else f"the default endpoint ({_DEFAULT_ENDPOINT})"
+        sys.stderr.write(f"hitkit exec: MTurk client for {shown} -> {target}\n")
         sys.stderr.flush()
 
 
@@ -83,8 +83,8 @@ def _patch(module):
         if bound.arguments.get("service_name") == "mturk":
             try:
                 _redirect(self, bound)
-            except Exception as exc:  # never break the program over the redirect itself
-                sys.stderr.write("hitkit exec: could not redirect an MTurk client (%s: %s)\n" % (type(exc).__name__, exc))
+            except Exception as exc:  # noqa: BLE001 - never break the program over the redirect itself
+                sys.stderr.write(f"hitkit exec: could not redirect an MTurk client ({type(exc).__name__}: {exc})\n")
         return original(*bound.args, **bound.kwargs)
 
     create_client._hitkit_exec = True
@@ -105,8 +105,8 @@ class _PatchingLoader:
         self._loader.exec_module(module)
         try:
             _patch(module)
-        except Exception as exc:
-            sys.stderr.write("hitkit exec: could not patch botocore (%s: %s)\n" % (type(exc).__name__, exc))
+        except Exception as exc:  # noqa: BLE001 - the program still runs, unredirected
+            sys.stderr.write(f"hitkit exec: could not patch botocore ({type(exc).__name__}: {exc})\n")
 
     def __getattr__(self, name):  # get_source, get_filename, is_package, ...
         return getattr(self._loader, name)
@@ -152,9 +152,9 @@ def _chain_user_sitecustomize():
         import sitecustomize  # noqa: F401  (the user's own, if any)
     except ImportError as exc:
         if exc.name != "sitecustomize":
-            sys.stderr.write("Error in sitecustomize; set PYTHONVERBOSE for traceback:\n%s: %s\n" % (type(exc).__name__, exc))
-    except Exception as exc:
-        sys.stderr.write("Error in sitecustomize; set PYTHONVERBOSE for traceback:\n%s: %s\n" % (type(exc).__name__, exc))
+            sys.stderr.write(f"Error in sitecustomize; set PYTHONVERBOSE for traceback:\n{type(exc).__name__}: {exc}\n")
+    except Exception as exc:  # noqa: BLE001 - what site.py does with a failing sitecustomize
+        sys.stderr.write(f"Error in sitecustomize; set PYTHONVERBOSE for traceback:\n{type(exc).__name__}: {exc}\n")
     finally:
         if "sitecustomize" not in sys.modules and ours is not None:
             sys.modules["sitecustomize"] = ours
@@ -174,12 +174,12 @@ def _install():
 
 try:
     _install()
-except Exception as _exc:  # pragma: no cover - defensive
-    sys.stderr.write("hitkit exec: could not install the MTurk redirect (%s: %s)\n" % (type(_exc).__name__, _exc))
+except Exception as _exc:  # noqa: BLE001 - the program still runs, unredirected
+    sys.stderr.write(f"hitkit exec: could not install the MTurk redirect ({type(_exc).__name__}: {_exc})\n")
 
 _chain_user_sitecustomize()
 if "botocore.session" in sys.modules:  # the user's sitecustomize imported botocore before our hook saw it
     try:
         _patch(sys.modules["botocore.session"])
-    except Exception:
-        pass
+    except Exception as _exc:  # noqa: BLE001 - the program still runs, unredirected
+        sys.stderr.write(f"hitkit exec: could not patch botocore ({type(_exc).__name__}: {_exc})\n")
