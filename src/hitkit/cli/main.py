@@ -7,10 +7,12 @@ import typer
 from hitkit import __version__
 from hitkit.cli import crowd, server
 from hitkit.cli.exec_command import exec_command
+from hitkit.cli import project_commands
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="hitkit: an MTurk-compatible marketplace and toolkit.")
 app.add_typer(server.app, name="server")
 app.add_typer(crowd.app, name="crowd")
+project_commands.register(app)
 app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(exec_command)
 
 
