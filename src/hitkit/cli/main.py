@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hitkit import __version__
-from hitkit.cli import crowd, server
+from hitkit.cli import crowd, launch_commands, server
 from hitkit.cli.exec_command import exec_command
 from hitkit.cli import project_commands
 
@@ -14,6 +14,8 @@ app.add_typer(server.app, name="server")
 app.add_typer(crowd.app, name="crowd")
 project_commands.register(app)
 app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(exec_command)
+app.command("launch")(launch_commands.launch)
+app.command("balance")(launch_commands.balance)
 
 
 @app.command()
