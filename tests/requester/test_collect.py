@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import MetaData, select, text
 
 from hitkit.requester.collect import collect
@@ -165,3 +166,35 @@ def test_errors_per_hit_and_an_unreachable_endpoint(server, mturk, tmp_path):
                         aws_access_key_id="x", aws_secret_access_key="y")
     with pytest.raises(ResultsError, match="Cannot use the MTurk endpoint at http://127.0.0.1:9"):
         collect(project, dead)
+
+
+def test_status_counts_cost_eta_and_wage(server, mturk, tmp_path):
+    from hitkit.requester.payments import pay_bonuses, plan_bonuses
+    from hitkit.requester.status import status
+
+    project = make_project(tmp_path, assignments=2, reward="0.50")
+    hit_ids = launch(project, mturk, [{"text": str(i)} for i in range(3)])
+    ws = [server.new_worker(), server.new_worker()]
+    aids = []
+    for h, w in [(hit_ids[0], ws[0]), (hit_ids[0], ws[1]), (hit_ids[1], ws[0]), (hit_ids[1], ws[1])]:
+        aid = server.accept(w, h)
+        server.advance(120)  # 2 minutes of work each, one submission every 2 minutes
+        assert server.submit(w, aid, {"label": "x"}).status_code == 200
+        aids.append(aid)
+    st = status(project, mturk)
+    assert st.collected is not None and st.collected.new == 4
+    assert (st.hits_open, st.submitted, st.approved, st.rejected, st.pending) == (3, 4, 0, 0, 2)
+    assert st.median_work_seconds == pytest.approx(120, abs=1)
+    assert st.hourly_wage_cents == pytest.approx(1500, rel=0.01)  # $0.50 per 2 minutes
+    assert st.submissions_per_hour == pytest.approx(30, rel=0.01) and st.eta_seconds == pytest.approx(240, rel=0.01)
+    mturk.approve_assignment(AssignmentId=aids[0])
+    mturk.approve_assignment(AssignmentId=aids[1])
+    mturk.reject_assignment(AssignmentId=aids[2], RequesterFeedback="no")
+    collect(project, mturk)
+    pay_bonuses(project, mturk, plan_bonuses(project, items=[{"AssignmentId": aids[0], "amount": "0.25", "reason": "Great"}]))
+    st = status(project, mturk)
+    assert (st.submitted, st.approved, st.rejected) == (1, 2, 1)
+    assert (st.rewards_cents, st.fees_cents, st.bonuses_cents, st.bonus_fees_cents) == (100, 20, 25, 5)
+    assert st.cost_cents == 150 and st.as_dict()["cost"] == "1.50"
+    text = "\n".join(st.lines())
+    assert "Cost so far: $1.50" in text and "2 approved" in text and "2 pending" in text and "$15.00/hour" in text
