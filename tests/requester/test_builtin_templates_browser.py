@@ -6,8 +6,9 @@ the fields the template's comment promises. Screenshots go to tests/artifacts/bu
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import xmltodict

@@ -44,7 +44,7 @@ def test_jinja_escapes_values_and_survives_cdata_terminators():
 def test_jinja_tojson_cannot_end_a_script_element():
     t = TaskTemplate("jinja", "<script>var row = {{ row | tojson }};</script>", "t.html")
     out = html_of(t, {"text": NASTY, "n": 3})
-    body = re.search(r"var row = (.*);</script>", out, re.S).group(1)
+    body = re.search(r"var row = (.*);</script>", out, re.DOTALL).group(1)
     assert "</script" not in body.lower() and "<" not in body and "]]>" not in body
     assert json.loads(body) == {"text": NASTY, "n": 3}
     assert t.uses_whole_row and t.unused_columns([{"text": "a", "other": 1}]) == set()
@@ -149,7 +149,7 @@ SIMPLE = """<html><head></head><body>
 def test_simple_amt_input_is_script_safe_json():
     t = TaskTemplate("simple-amt", SIMPLE, "simple.html")
     out = html_of(t, {"text": NASTY})
-    script = re.search(r"<script type='text/json' id='input'>(.*?)</script>", out, re.S).group(1)
+    script = re.search(r"<script type='text/json' id='input'>(.*?)</script>", out, re.DOTALL).group(1)
     assert "<" not in script and ">" not in script and "&" not in script and "'" not in script
     assert json.loads(script) == {"text": NASTY}
     assert t.uses_whole_row and t.columns == set() and t.unused_columns([{"a": 1}]) == set()

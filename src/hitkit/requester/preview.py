@@ -89,12 +89,12 @@ def _e(text: Any) -> str:
 
 def question_form_page(doc: QuestionDoc, title: str) -> str:
     """A read-only rendering of a QuestionForm: overview, then each question with its answer controls."""
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
-             "<style>body{font:16px/1.45 system-ui,sans-serif;margin:0;padding:12px;max-width:760px}"
-             ".q{border:1px solid #d0d7de;border-radius:6px;padding:.5rem .75rem;margin:.75rem 0}"
-             ".q h2{font-size:1rem;margin:0 0 .25rem}.text{white-space:pre-wrap}img{max-width:100%}"
-             "textarea,input[type=text]{width:100%;font:inherit}.meta{color:#57606a;font-size:.85rem}</style></head><body>"]
+    parts = [(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+              f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
+              "<style>body{font:16px/1.45 system-ui,sans-serif;margin:0;padding:12px;max-width:760px}"
+              ".q{border:1px solid #d0d7de;border-radius:6px;padding:.5rem .75rem;margin:.75rem 0}"
+              ".q h2{font-size:1rem;margin:0 0 .25rem}.text{white-space:pre-wrap}img{max-width:100%}"
+              "textarea,input[type=text]{width:100%;font:inherit}.meta{color:#57606a;font-size:.85rem}</style></head><body>")]
 
     def images(items: Any) -> str:
         return "".join(f"<p><img src='{_e(i.url)}' alt='{_e(i.alt)}'></p>" for i in items
@@ -169,7 +169,7 @@ def _wrapper(project: Project, preview_src: str, *, kind: str, row: int, rows: i
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>Preview: {_e(p.title)}</title><style>"
         "body{font:16px/1.45 system-ui,sans-serif;margin:0;padding:12px;color:#1b1f24}"
-        "header{max-width:960px;margin:0 auto .75rem}h1{font-size:1.3rem;margin:0}"
+        "header{max-width:960px;margin:0 auto .75rem;overflow-wrap:anywhere}h1{font-size:1.3rem;margin:0}"
         ".meta{color:#57606a;font-size:.9rem;margin:.25rem 0}"
         ".note{background:#fff4d6;border:1px solid #e0b94f;padding:.4rem .6rem;font-size:.9rem}"
         f"iframe.task{{display:block;width:100%;max-width:960px;margin:0 auto;height:{height};"
@@ -215,7 +215,7 @@ def write_preview(project: Project, data: Input, *, row: int = 1, output: str | 
         task.write_text(content, encoding="utf-8")
         task_src = task.name
         preview_src = f"{task.name}?{urlencode(params)}"
-    page.write_text(_wrapper(project, preview_src, kind=doc.kind, row=row, rows=len(data.rows), input_name=data.name,
+    page.write_text(_wrapper(project, preview_src, kind=doc.kind, row=row, rows=len(data.rows), input_name=Path(data.name).name,
                              task_src=task_src, external_url=external_url), encoding="utf-8")
     return Preview(page, doc.kind, row, len(data.rows), task, project.template.unused_columns(data.rows))
 
@@ -240,7 +240,7 @@ def serve(directory: Path, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
         def __init__(self, *args: Any, **kw: Any) -> None:
             super().__init__(*args, directory=root, **kw)
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             if urlsplit(self.path).path != "/mturk/externalSubmit":
                 self.send_error(404)
                 return

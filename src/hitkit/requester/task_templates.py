@@ -23,10 +23,11 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from jinja2 import DictLoader, StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
@@ -237,7 +238,7 @@ class TaskTemplate:
             raise TemplateError(f"the template failed: {e.message}", row=row_number) from None
         except SecurityError as e:
             raise TemplateError(f"the template tried something the sandbox forbids: {e}", row=row_number) from None
-        except Exception as e:  # a filter or test raising on this row's values
+        except Exception as e:  # noqa: BLE001 (a filter or test raising on this row's values)
             raise TemplateError(f"the template failed on this row: {type(e).__name__}: {e}", row=row_number) from None
 
     def render_question(self, row: dict[str, Any], *, frame_height: int, row_number: int | None = None) -> str:
