@@ -8,6 +8,7 @@ from hitkit import __version__
 from hitkit.cli import crowd, launch_commands, server
 from hitkit.cli.exec_command import exec_command
 from hitkit.cli import project_commands
+from hitkit.cli import results_commands
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="hitkit: an MTurk-compatible marketplace and toolkit.")
 app.add_typer(server.app, name="server")
@@ -16,6 +17,7 @@ project_commands.register(app)
 app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(exec_command)
 app.command("launch")(launch_commands.launch)
 app.command("balance")(launch_commands.balance)
+results_commands.register(app)
 
 
 @app.command()
