@@ -29,7 +29,7 @@ rows = Table(
     "rows",
     metadata,
     Column("batch_id", String(64), ForeignKey("batches.id"), primary_key=True),
-    Column("row_index", Integer, primary_key=True),
+    Column("row_index", Integer, primary_key=True),  # 1-based: the row's number in messages ("row 17")
     Column("data", Text, nullable=False),  # JSON object
 )
 
@@ -38,7 +38,7 @@ hits = Table(
     metadata,
     Column("token", String(64), primary_key=True),  # the UniqueRequestToken: batch + row + part
     Column("batch_id", String(64), ForeignKey("batches.id"), nullable=False, index=True),
-    Column("row_index", Integer, nullable=False),
+    Column("row_index", Integer, nullable=False),  # 1-based, as rows.row_index
     Column("part", Integer, nullable=False),  # > 0 when redundancy is spread over several HITs
     Column("max_assignments", Integer, nullable=False),
     Column("hit_id", String(64), unique=True),  # set once CreateHIT answered
