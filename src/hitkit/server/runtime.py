@@ -3,23 +3,32 @@
 On SQLite, database work runs directly on the event loop: one writer at a time is all SQLite allows anyway, and
 a thread hop per call would cost more CPU than the call (reference/performance.md). On PostgreSQL it runs in
 worker threads so one slow transaction does not stall the loop.
+
+On SQLite, `transaction` also keeps its connections: one for writing transactions (BEGIN IMMEDIATE) and one for
+reading ones, checked out of the pool once instead of for every request. Checking a connection out and back in
+(and the pool's reset) cost about as much CPU as a worker's whole accept. Work runs on the event loop one
+transaction at a time, so a connection is never shared by two transactions.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from hitkit.server.api.dispatch import MTurkService
+from hitkit.server.api.dispatch import MTurkService, _retryable
 from hitkit.server.clock import Clock
 from hitkit.server.config import ServerConfig
 from hitkit.server.store.db import is_sqlite
 
 T = TypeVar("T")
+ATTEMPTS = 4  # as MTurkService.in_transaction
 
 
 @dataclass
@@ -33,6 +42,9 @@ class Runtime:
         self.service = MTurkService(self.engine, self.config, self.clock)
         mode = os.environ.get("HITKIT_DB_EXECUTION", "auto")
         self.inline = mode == "inline" or (mode == "auto" and is_sqlite(self.engine))
+        self._hold = self.inline and is_sqlite(self.engine)
+        self._held: dict[bool, Connection] = {}  # read_only -> connection
+        weakref.finalize(self, _close_all, self._held)
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run blocking database work the right way for this database."""
@@ -41,4 +53,34 @@ class Runtime:
         return await anyio.to_thread.run_sync(fn)
 
     async def transaction(self, fn: Callable[[Connection], T], *, read_only: bool = False) -> T:
+        """Run fn(conn) in one transaction (SQLite: BEGIN IMMEDIATE unless read-only). A lost race (unique key,
+        serialization failure, deadlock, busy SQLite) runs the whole of fn again, as MTurkService.in_transaction."""
+        if self._hold:
+            return self._held_transaction(fn, read_only)
         return await self.run(lambda: self.service.in_transaction(fn, read_only=read_only))
+
+    def _held_transaction(self, fn: Callable[[Connection], T], read_only: bool) -> T:
+        for attempt in range(ATTEMPTS):
+            conn = self._held.get(read_only)
+            if conn is None:
+                conn = self.engine.connect()
+                if read_only:
+                    conn.execution_options(hitkit_read_only=True)
+                self._held[read_only] = conn
+            try:
+                with conn.begin():
+                    return fn(conn)
+            except (IntegrityError, DBAPIError) as e:
+                # A fresh connection next time: cheap, and no doubt about the state this one was left in.
+                self._held.pop(read_only, None)
+                conn.close()
+                if attempt == ATTEMPTS - 1 or not _retryable(e):
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+
+def _close_all(held: dict[bool, Connection]) -> None:
+    for conn in held.values():
+        conn.close()
+    held.clear()

@@ -99,26 +99,24 @@ class Prepared:
         defaults = compiled.construct_params(_check=False)
         binds = compiled.binds
         names = list(compiled.positiontup) if dialect.positional else list(defaults)
-        processors = {}
-        for name in names:
-            processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                processors[name] = processor
+        # (name, value when the caller gives none: the statement's own literals, else None, bind processor)
+        slots = tuple(
+            (name, defaults[name], binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
+        )
         booleans = tuple(i for i, col in enumerate(compiled._result_columns) if isinstance(col[3], Boolean))
-        entry = (compiled.string, defaults, names, processors, dialect.positional, booleans, dialect.loaded_dbapi.Error)
+        entry = (compiled.string, slots, dialect.positional, booleans, dialect.loaded_dbapi.Error)
         self._by_dialect[dialect.name] = entry
         return entry
 
     def cursor(self, conn: Connection, params: dict):  # type: ignore[no-untyped-def]
         """Execute; returns the DBAPI cursor."""
         dialect = conn.dialect
-        sql, defaults, names, processors, positional, _, dbapi_error = (
-            self._by_dialect.get(dialect.name) or self._compiled(dialect)
-        )
-        values = {**defaults, **params}
-        for name, processor in processors.items():
-            values[name] = processor(values[name])
-        args = tuple([values[n] for n in names]) if positional else values
+        sql, slots, positional, _, dbapi_error = self._by_dialect.get(dialect.name) or self._compiled(dialect)
+        get = params.get
+        if positional:
+            args = tuple([get(n, d) if p is None else p(get(n, d)) for n, d, p in slots])
+        else:
+            args = {n: get(n, d) if p is None else p(get(n, d)) for n, d, p in slots}
         if not conn.in_transaction():
             conn.begin()  # as conn.execute would: the caller's commit() must cover this statement
         cursor = conn.connection.dbapi_connection.cursor()
@@ -137,7 +135,7 @@ class Prepared:
             cursor.close()
         if row is None:
             return None
-        booleans = self._by_dialect[conn.dialect.name][5]
+        booleans = self._by_dialect[conn.dialect.name][3]
         if booleans:
             row = list(row)
             for i in booleans:
