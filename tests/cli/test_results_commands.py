@@ -31,6 +31,24 @@ def run(*args: str, check: bool = True, url: str | None = None):  # type: ignore
     return hitkit(*args, *(["--endpoint-url", url] if url else []), check=check)
 
 
+def cli(*args: str, check: bool = True, url: str | None = None):  # type: ignore[no-untyped-def]
+    """The same app in-process (typer's runner): a real subprocess costs seconds of start-up on a busy machine."""
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from hitkit.cli.main import app
+
+    full = [*args, *(["--endpoint-url", url] if url else [])]
+    result = CliRunner().invoke(app, full)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    proc = subprocess.CompletedProcess(["hitkit", *full], result.exit_code, result.stdout, result.stderr)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"hitkit {' '.join(full)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
 def one_line_error(proc) -> str:  # type: ignore[no-untyped-def]
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -45,7 +63,7 @@ def test_simple_amt_workflow_end_to_end(env, tmp_path):
     make_project(tmp_path, name="labels", assignments=2)
     (tmp_path / "items.csv").write_text("text\nthe cat sat\n\"a dog, & a <bird>\"\nfish\n")
     run("launch", "labels", "--input", "items.csv", "--yes", url=url)
-    status = json.loads(run("status", "labels", "--json", url=url).stdout)
+    status = json.loads(cli("status", "labels", "--json", url=url).stdout)
     assert (status["hits_open"], status["pending"], status["done"]) == (3, 6, 0)
 
     # Workers do the HITs; worker 2 leaves the label empty.
@@ -60,8 +78,8 @@ def test_simple_amt_workflow_end_to_end(env, tmp_path):
 
     out = run("collect", "labels", url=url).stdout
     assert "6 new" in out
-    assert "0 new, 0 updated, 6 unchanged" in run("collect", "labels", "--all", url=url).stdout
-    status = json.loads(run("status", "labels", "--json", url=url).stdout)
+    assert "0 new, 0 updated, 6 unchanged" in cli("collect", "labels", "--all", url=url).stdout
+    status = json.loads(cli("status", "labels", "--json", url=url).stdout)
     assert (status["submitted"], status["pending"]) == (6, 0)
     assert "Assignments: 6 done (6 submitted" in run("status", "labels", url=url).stdout
 
@@ -69,11 +87,11 @@ def test_simple_amt_workflow_end_to_end(env, tmp_path):
     rule = ["--rule", 'answers["label"] != ""', "--reject-failing", "The label was empty."]
     dry = run("review", "labels", *rule, url=url)
     assert "Would approve 3 and reject 3" in dry.stdout and "Dry run: nothing was sent" in dry.stdout
-    assert json.loads(run("status", "labels", "--json", url=url).stdout)["submitted"] == 6
+    assert json.loads(cli("status", "labels", "--json", url=url).stdout)["submitted"] == 6
     applied = run("review", "labels", *rule, "--yes", url=url)
     assert "Approved 3, rejected 3" in applied.stdout
-    assert "Would approve 0 and reject 0" in run("review", "labels", *rule, "--yes", url=url).stdout
-    status = json.loads(run("status", "labels", "--json", url=url).stdout)
+    assert "Would approve 0 and reject 0" in cli("review", "labels", *rule, "--yes", url=url).stdout
+    status = json.loads(cli("status", "labels", "--json", url=url).stdout)
     assert (status["approved"], status["rejected"], status["cost"]) == (3, 3, "1.80")
 
     # Block the lazy worker; bonus the good one (shown, then paid once).
@@ -82,7 +100,7 @@ def test_simple_amt_workflow_end_to_end(env, tmp_path):
     shown = run("bonus", "labels", "--csv", "bonus.csv", url=url).stdout
     assert "1 bonus to pay: $0.25 + $0.05 fees = $0.30" in shown and "nothing was paid" in shown
     assert "Paid 1 bonus ($0.25)" in run("bonus", "labels", "--csv", "bonus.csv", "--yes", url=url).stdout
-    assert "1 already paid" in run("bonus", "labels", "--csv", "bonus.csv", "--yes", url=url).stdout
+    assert "1 already paid" in cli("bonus", "labels", "--csv", "bonus.csv", "--yes", url=url).stdout
 
     # Export before winding down: MTurk's batch results CSV on stdout.
     csv_text = run("export", "labels", "--output", "-").stdout
@@ -90,7 +108,7 @@ def test_simple_amt_workflow_end_to_end(env, tmp_path):
     assert len(df) == 6 and set(df.AssignmentStatus) == {"Approved", "Rejected"}
     assert set(df["Input.text"]) == {"the cat sat", "a dog, & a <bird>", "fish"}
     assert set(df[df.AssignmentStatus == "Rejected"].RequesterFeedback) == {"The label was empty."}
-    run("export", "labels", "--format", "parquet", "--output", "r.parquet", "--split", "train=0.67,test=0.33",
+    cli("export", "labels", "--format", "parquet", "--output", "r.parquet", "--split", "train=0.67,test=0.33",
         "--seed", "4")
     assert len(pd.read_parquet("r.train.parquet")) + len(pd.read_parquet("r.test.parquet")) == 6
 
@@ -99,28 +117,28 @@ def test_simple_amt_workflow_end_to_end(env, tmp_path):
     assert "Expired 3 HITs" in run("expire", "labels", url=url).stdout
     assert "Dry run: would expire and delete 3 HITs" in run("delete", "labels", url=url).stdout
     assert "Deleted 3 HITs" in run("delete", "labels", "--yes", url=url).stdout
-    status = json.loads(run("status", "labels", "--json", "--no-collect").stdout)
+    status = json.loads(cli("status", "labels", "--json", "--no-collect").stdout)
     assert status["hits_deleted"] == 3
-    assert "no HITs left to delete" in run("delete", "labels", "--yes", url=url).stdout
+    assert "no HITs left to delete" in cli("delete", "labels", "--yes", url=url).stdout
 
 
 def test_delete_refuses_until_collected_and_reviewed(env, tmp_path, mturk):
     server = env
     make_project(tmp_path, name="p", assignments=1)
     (tmp_path / "items.csv").write_text("text\na\n")
-    run("launch", "p", "--input", "items.csv", "--yes", url=server.url)
+    cli("launch", "p", "--input", "items.csv", "--yes", url=server.url)
     import sqlite3
 
     with sqlite3.connect(tmp_path / "p/.hitkit/ledger.sqlite") as db:
         (hit_id,) = db.execute("SELECT hit_id FROM hits").fetchone()
     aid = server.do_hit(server.new_worker(), hit_id, {"label": "x"})
-    line = one_line_error(run("delete", "p", "--yes", url=server.url, check=False))
+    line = one_line_error(cli("delete", "p", "--yes", url=server.url, check=False))
     assert "not in the ledger" in line and "hitkit collect" in line
-    run("collect", "p", url=server.url)
-    line = one_line_error(run("delete", "p", "--yes", url=server.url, check=False))
+    cli("collect", "p", url=server.url)
+    line = one_line_error(cli("delete", "p", "--yes", url=server.url, check=False))
     assert "not approved or rejected yet" in line
-    run("review", "p", "--approve", aid, "--yes", url=server.url)
-    assert "Deleted 1 HIT" in run("delete", "p", "--yes", url=server.url).stdout
+    cli("review", "p", "--approve", aid, "--yes", url=server.url)
+    assert "Deleted 1 HIT" in cli("delete", "p", "--yes", url=server.url).stdout
 
 
 def test_quals_and_workers_commands(env, tmp_path):
@@ -129,18 +147,18 @@ def test_quals_and_workers_commands(env, tmp_path):
     (tmp_path / "quiz.toml").write_text(
         'name = "Spotter"\ndescription = "Finds things"\nduration = "5m"\n'
         '[[questions]]\ntext = "2 + 2?"\nchoices = ["3", "4"]\nanswer = "4"\n')
-    created = json.loads(run("quals", "create", "--quiz", "quiz.toml", "--json", url=url).stdout)
+    created = json.loads(cli("quals", "create", "--quiz", "quiz.toml", "--json", url=url).stdout)
     assert created["Name"] == "Spotter" and created["TestDurationInSeconds"] == 300
     w = server.new_worker()
     (tmp_path / "ids.txt").write_text(f"{w.worker_id}\n")
-    assert "Granted to 1 worker" in run("quals", "grant", "Spotter", "--file", "ids.txt", "--value", "80", url=url).stdout
-    holders = json.loads(run("quals", "list", "Spotter", "--json", url=url).stdout)
+    assert "Granted to 1 worker" in cli("quals", "grant", "Spotter", "--file", "ids.txt", "--value", "80", url=url).stdout
+    holders = json.loads(cli("quals", "list", "Spotter", "--json", url=url).stdout)
     assert [(h["WorkerId"], h["IntegerValue"]) for h in holders] == [(w.worker_id, 80)]
-    assert "Spotter" in run("quals", "list", url=url).stdout
-    assert "Revoked from 1 worker" in run("quals", "revoke", created["QualificationTypeId"], w.worker_id, url=url).stdout
-    assert json.loads(run("quals", "list", "Spotter", "--json", url=url).stdout) == []
-    assert "Unblocked 1 worker" in run("workers", "unblock", w.worker_id, "--reason", "ok", url=url).stdout
-    notified = run("workers", "notify", w.worker_id, "--subject", "Hi", "--message", "News", url=url, check=False)
+    assert "Spotter" in cli("quals", "list", url=url).stdout
+    assert "Revoked from 1 worker" in cli("quals", "revoke", created["QualificationTypeId"], w.worker_id, url=url).stdout
+    assert json.loads(cli("quals", "list", "Spotter", "--json", url=url).stdout) == []
+    assert "Unblocked 1 worker" in cli("workers", "unblock", w.worker_id, "--reason", "ok", url=url).stdout
+    notified = cli("workers", "notify", w.worker_id, "--subject", "Hi", "--message", "News", url=url, check=False)
     assert "has not worked for you" in notified.stderr.lower() or "failed" in notified.stderr.lower()
 
 
@@ -161,17 +179,8 @@ def test_quals_and_workers_commands(env, tmp_path):
     (["quals", "grant", "Nope", "A1"], "No qualification type of yours"),
 ])
 def test_user_errors_are_one_line_and_exit_1(env, tmp_path, args, message):
-    """In-process (typer's runner) for speed; the same app `hitkit` runs."""
-    from typer.testing import CliRunner
-
-    from hitkit.cli.main import app
-
     make_project(tmp_path, name="p")
-    full = [*args, *(["--endpoint-url", env.url] if args[0] != "export" else [])]
-    result = CliRunner().invoke(app, full)
-    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert message in one_line_error(cli(*args, url=env.url if args[0] != "export" else None, check=False))
 
 
 def test_unreachable_endpoint_and_bad_credentials(env, tmp_path, monkeypatch):
