@@ -128,6 +128,8 @@ def test_mturk_fragment_goes_inside_mturk_form_with_a_submit_button():
     assert "mturk-public/externalHIT_v1.js" in out and "turkSetAssignmentID();" in out
     with_button = html_of(TaskTemplate("mturk", '<input name="x"><button>Send</button>', "t.html"), {})
     assert 'id="submitButton"' not in with_button and "mturk_form" in with_button
+    other_button = html_of(TaskTemplate("mturk", '<button type="button">Play</button>', "t.html"), {})
+    assert 'id="submitButton"' in other_button  # a plain button does not submit
     own_form = "<crowd-form><crowd-input name='x'></crowd-input></crowd-form>"
     assert html_of(TaskTemplate("mturk", own_form, "t.html"), {}) == own_form
 

@@ -46,7 +46,9 @@ MTURK_PLACEHOLDER = re.compile(r"\$\{([\w.\-]+)\}")
 _DICT_METHODS = {"get", "items", "keys", "values"}
 _INVALID_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _FORM_TAG = re.compile(r"<\s*(?:crowd-)?form\b", re.IGNORECASE)
-_SUBMIT_CONTROL = re.compile(r"type\s*=\s*[\"']?submit\b|<\s*button\b|<\s*crowd-button\b", re.IGNORECASE)
+# A submit control: type=submit, or a <button> that is not type=button/reset (a button submits by default).
+_SUBMIT_CONTROL = re.compile(r"type\s*=\s*[\"']?submit\b|<\s*button\b(?![^>]*\btype\s*=\s*[\"']?(?:button|reset)\b)"
+                             r"|<\s*crowd-button\b", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<\s*html\b", re.IGNORECASE)
 _JSON_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027",
                         "\u2028": "\\u2028", "\u2029": "\\u2029"}
