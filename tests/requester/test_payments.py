@@ -136,6 +136,31 @@ def test_sent_but_not_recorded_is_found_not_repaid(done, mturk):
     assert all(b.paid_at for b in ledger_bonuses(project).values())
 
 
+class NoListing:
+    """An endpoint whose ListBonusPayments shows nothing: only the request tokens stand between a re-run and a
+    second payment."""
+
+    def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
+        self.real, self.meta = real, real.meta
+
+    def list_bonus_payments(self, **kw):  # type: ignore[no-untyped-def]
+        return {"BonusPayments": [], "NumResults": 0}
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.real, name)
+
+
+def test_the_token_alone_prevents_a_second_payment(done, mturk):
+    project, aids, _ = done
+    items = [{"AssignmentId": aids[0], "amount": "0.40", "reason": "Thanks"}]
+    with pytest.raises(SystemExit):
+        pay_bonuses(project, Crashing(mturk, 1), plan_bonuses(project, items=items), concurrency=1)
+    report = pay_bonuses(project, NoListing(mturk), plan_bonuses(project, items=items))
+    assert (report.paid, report.found_paid) == (0, 1)  # DuplicateRequest: the endpoint had seen the token
+    assert len(paid_on_server(mturk, aids[0])) == 1
+    assert all(b.paid_at for b in ledger_bonuses(project).values())
+
+
 def test_insufficient_funds_stops_cleanly(server, tmp_path):
     from tests.conftest import hit_params  # noqa: F401  (same server, a poor requester)
 

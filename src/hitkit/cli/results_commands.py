@@ -242,7 +242,10 @@ def review(
     client = _client(endpoint, endpoint_url, concurrency)
     with _errors(client):
         if not no_collect:
-            run_collect(project, client, concurrency=concurrency)
+            collected = run_collect(project, client, concurrency=concurrency)
+            if collected.errors:
+                err.print(f"[yellow]warning:[/yellow] {len(collected.errors)} HITs could not be collected; reviewing "
+                          "what the ledger has")
         plan = plan_review(project, approve_all=approve_all, rule=rule, reject_failing=reject_failing,
                            csv_path=csv_path, approve=approve, reject=reject, feedback=feedback)
     for aid, why in plan.skipped[:20]:
