@@ -436,7 +436,11 @@ class _Launcher:
         report = LaunchReport(batch_id, self.endpoint, None, len(self.data.rows), len(intents),
                               other_batches=self.other_batches(batch_id), workers=self.workers)
         if batch_created is not None and pending and time.time() - batch_created > RELISTING_AGE:
-            pending = self.reconcile_by_listing(pending)
+            try:
+                pending = self.reconcile_by_listing(pending)
+            except (ClientError, BotoConnectionError, HTTPClientError) as e:
+                raise LaunchError(f"listing HITs to match this batch's old intents failed, nothing was created: "
+                                  f"{describe_error(e)}") from e
         report.already_created = len(intents) - len(pending)
         masters = self.props.masters
         cost = estimate(self.props.reward_cents, (i.max_assignments for i in pending), masters=masters)
@@ -450,6 +454,11 @@ class _Launcher:
         if pending and self.confirm is not None and not self.confirm(plan):
             report.remaining, report.stopped, report.message = len(pending), "declined", "nothing was created"
             return report
+        if not pending:  # the batch is complete: nothing to call
+            with self.project.ledger.connect() as conn:
+                report.hit_type_id = conn.execute(select(batches.c.hit_type_id).where(batches.c.id == batch_id)).scalar()
+            report.elapsed = time.monotonic() - started
+            return report
         if batch_created is None:
             self.write_intents(batch_id, hit_type, intents)
         try:
@@ -462,8 +471,7 @@ class _Launcher:
             record_event(conn, "launch.started", batch=batch_id, to_create=len(pending), endpoint=self.endpoint)
         if self.progress:
             self.progress(report.already_created, len(intents))
-        if pending:
-            self._create_all(pending, report)
+        self._create_all(pending, report)
         with self.project.ledger.connect() as conn:
             left = conn.execute(select(func.count()).select_from(hits).where(
                 hits.c.batch_id == batch_id, hits.c.hit_id.is_(None))).scalar_one()
