@@ -7,6 +7,7 @@ argon2id (argon2-cffi's defaults) and runs outside database transactions, since 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -31,8 +32,13 @@ OPEN_SIGNUP_KEY = "open_signup"
 WEB_SECRET_KEY = "web_secret"
 
 _hasher = PasswordHasher()
-# Checked when a username is unknown, so a failed login takes as long whether or not the account exists.
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when a username is unknown, so a failed login takes as long whether or not the account exists
+    (made on first use: hashing is deliberately slow and every CLI start-up would pay for it)."""
+    return _hasher.hash("not a password anyone has")
 
 
 def _sha(value: str) -> str:
@@ -95,7 +101,7 @@ def check_username_rules(username: str) -> str:
 def password_matches(stored_hash: str | None, password: str) -> bool:
     """Argon2 check; an unknown account is checked against a dummy hash so timing does not reveal it."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password[:MAX_PASSWORD]) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password[:MAX_PASSWORD]) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
