@@ -59,21 +59,47 @@ class Runtime:
             return self._held_transaction(fn, read_only)
         return await self.run(lambda: self.service.in_transaction(fn, read_only=read_only))
 
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run fn(conn) for reading work that needs no transaction because each of its reads stands alone (one
+        SELECT is consistent by itself). On SQLite the held reading connection runs it without a BEGIN/COMMIT
+        round (statements that go through SQLAlchemy still begin a transaction, which is ended afterwards);
+        elsewhere it is `transaction(fn, read_only=True)`."""
+        if not self._hold:
+            return await self.transaction(fn, read_only=True)
+        conn = self._held.get(True) or self._connect(True)
+        try:
+            return fn(conn)
+        except DBAPIError:
+            self._drop(True, conn)
+            raise
+        finally:
+            if conn.in_transaction():
+                conn.rollback()  # nothing to keep: it only read
+
+    def _connect(self, read_only: bool) -> Connection:
+        conn = self.engine.connect()
+        if read_only:
+            conn.execution_options(hitkit_read_only=True)
+        self._held[read_only] = conn
+        return conn
+
+    def _drop(self, read_only: bool, conn: Connection) -> None:
+        """Forget a held connection after a database error: a fresh one next time, no doubt about this one's state."""
+        if self._held.get(read_only) is conn:
+            del self._held[read_only]
+        try:
+            conn.close()
+        except DBAPIError:
+            pass
+
     def _held_transaction(self, fn: Callable[[Connection], T], read_only: bool) -> T:
         for attempt in range(ATTEMPTS):
-            conn = self._held.get(read_only)
-            if conn is None:
-                conn = self.engine.connect()
-                if read_only:
-                    conn.execution_options(hitkit_read_only=True)
-                self._held[read_only] = conn
+            conn = self._held.get(read_only) or self._connect(read_only)
             try:
                 with conn.begin():
                     return fn(conn)
             except (IntegrityError, DBAPIError) as e:
-                # A fresh connection next time: cheap, and no doubt about the state this one was left in.
-                self._held.pop(read_only, None)
-                conn.close()
+                self._drop(read_only, conn)
                 if attempt == ATTEMPTS - 1 or not _retryable(e):
                     raise
                 time.sleep(0.005 * (attempt + 1))

@@ -108,8 +108,9 @@ class Prepared:
         self._by_dialect[dialect.name] = entry
         return entry
 
-    def cursor(self, conn: Connection, params: dict):  # type: ignore[no-untyped-def]
-        """Execute; returns the DBAPI cursor."""
+    def cursor(self, conn: Connection, params: dict, *, begin: bool = True):  # type: ignore[no-untyped-def]
+        """Execute; returns the DBAPI cursor. `begin=False`: outside a transaction, run the statement on its own
+        (Runtime.read) instead of beginning one as conn.execute would."""
         dialect = conn.dialect
         sql, slots, positional, _, dbapi_error = self._by_dialect.get(dialect.name) or self._compiled(dialect)
         get = params.get
@@ -117,7 +118,7 @@ class Prepared:
             args = tuple([get(n, d) if p is None else p(get(n, d)) for n, d, p in slots])
         else:
             args = {n: get(n, d) if p is None else p(get(n, d)) for n, d, p in slots}
-        if not conn.in_transaction():
+        if begin and not conn.in_transaction():
             conn.begin()  # as conn.execute would: the caller's commit() must cover this statement
         cursor = conn.connection.dbapi_connection.cursor()
         try:
@@ -126,9 +127,9 @@ class Prepared:
             raise DBAPIError.instance(sql, args, e, dbapi_error, dialect=dialect) from e
         return cursor
 
-    def first(self, conn: Connection, params: dict) -> tuple | None:
+    def first(self, conn: Connection, params: dict, *, begin: bool = True) -> tuple | None:
         """Execute and return the first row (booleans as bool), or None."""
-        cursor = self.cursor(conn, params)
+        cursor = self.cursor(conn, params, begin=begin)
         try:
             row = cursor.fetchone()
         finally:
