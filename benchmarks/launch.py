@@ -86,13 +86,13 @@ async def _pipe_requests(reader: asyncio.StreamReader, writer: asyncio.StreamWri
                 head = await reader.readuntil(b"\r\n\r\n")
             except (asyncio.IncompleteReadError, ConnectionError):
                 return
-            m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+            m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.IGNORECASE)
             body = await reader.readexactly(int(m.group(1))) if m else b""
             await asyncio.sleep(delay)
             up_writer.write(head + body)
             await up_writer.drain()
             rhead = await up_reader.readuntil(b"\r\n\r\n")
-            m = re.search(rb"\r\ncontent-length:\s*(\d+)", rhead, re.I)
+            m = re.search(rb"\r\ncontent-length:\s*(\d+)", rhead, re.IGNORECASE)
             if not m:
                 raise RuntimeError("the proxy needs Content-Length responses")
             rbody = await up_reader.readexactly(int(m.group(1)))

@@ -107,7 +107,7 @@ def test_kill_minus_nine_at_random_moments_still_gives_exactly_one_hit_per_row(t
         print("kills (iteration, outcome, seconds, HITs before, after, not in the ledger):", log)
         assert kills == KILLS and mid_creation >= KILLS // 2 and unrecorded >= 1, log
         assert server_hit_count(db) < ROWS, log  # the final run has work left
-        final = subprocess.run([*cmd, "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        final = subprocess.run([*cmd, "--json"], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
         assert final.returncode == 0, final.stderr
         report = json.loads(final.stdout)
         assert report["complete"] and report["remaining"] == 0

@@ -176,7 +176,7 @@ def classify(e: BaseException) -> str:
         return "permanent"
     code, message, turk, status = _error_info(e)
     if turk == "AWS.MechanicalTurk.HitAlreadyExists" or (
-            code == "RequestError" and re.search(r"UniqueRequestToken|idempotency token|already exists", message, re.I)):
+            code == "RequestError" and re.search(r"UniqueRequestToken|idempotency token|already exists", message, re.IGNORECASE)):
         return "duplicate"
     if turk == "AWS.MechanicalTurk.InsufficientFunds" or "insufficient funds" in message.lower():
         return "funds"
