@@ -475,6 +475,20 @@ def _worker_outcome(report: Any, verb: str, json_output: bool) -> None:
             fail(f"{len(report.failed)} worker{'s' if len(report.failed) != 1 else ''} failed: {report.failed[0]}")
 
 
+def _change_blocks(block: bool, worker_ids, file, reason, json_output, endpoint, endpoint_url) -> None:  # type: ignore[no-untyped-def]
+    """Block or unblock workers: the ids and the reason are checked before any call."""
+    from hitkit.requester.hit_admin import _ids as check_ids, _reason, block_workers, unblock_workers
+
+    ids = _ids(worker_ids, file)
+    with _errors():
+        check_ids(ids)
+        _reason(reason, "block them" if block else "unblock them")
+    client = _client(endpoint, endpoint_url)
+    with _errors(client):
+        report = (block_workers if block else unblock_workers)(client, ids, reason)
+    _worker_outcome(report, "Blocked" if block else "Unblocked", json_output)
+
+
 @workers_app.command("block")
 def workers_block(
     worker_ids: Optional[list[str]] = IdsArg,
@@ -485,18 +499,7 @@ def workers_block(
     endpoint_url: Optional[str] = EndpointUrlOpt,
 ) -> None:
     """Block workers from your HITs (CreateWorkerBlock)."""
-    from hitkit.requester.hit_admin import block_workers
-
-    ids = _ids(worker_ids, file)
-    with _errors():
-        from hitkit.requester.hit_admin import _ids as check_ids, _reason
-
-        check_ids(ids)
-        _reason(reason, "block them")
-    client = _client(endpoint, endpoint_url)
-    with _errors(client):
-        report = block_workers(client, ids, reason)
-    _worker_outcome(report, "Blocked", json_output)
+    _change_blocks(True, worker_ids, file, reason, json_output, endpoint, endpoint_url)
 
 
 @workers_app.command("unblock")
@@ -509,18 +512,7 @@ def workers_unblock(
     endpoint_url: Optional[str] = EndpointUrlOpt,
 ) -> None:
     """Unblock workers (DeleteWorkerBlock)."""
-    from hitkit.requester.hit_admin import unblock_workers
-
-    ids = _ids(worker_ids, file)
-    with _errors():
-        from hitkit.requester.hit_admin import _ids as check_ids, _reason
-
-        check_ids(ids)
-        _reason(reason, "unblock them")
-    client = _client(endpoint, endpoint_url)
-    with _errors(client):
-        report = unblock_workers(client, ids, reason)
-    _worker_outcome(report, "Unblocked", json_output)
+    _change_blocks(False, worker_ids, file, reason, json_output, endpoint, endpoint_url)
 
 
 @workers_app.command("notify")
