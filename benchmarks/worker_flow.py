@@ -637,6 +637,22 @@ LOGIN_REDIRECT_URL = "index"
 LOGOUT_REDIRECT_URL = "index"
 '''
 
+# --turkle-sqlite wal: the SQLite settings hitkit runs with (WAL, synchronous=NORMAL), on every connection Django
+# opens. Django 4.2 has no init_command for SQLite, so a connection_created handler sets them.
+SQLITE_LIKE_HITKIT = '''
+from django.db.backends.signals import connection_created
+
+
+def _hitkit_like_sqlite(sender, connection, **kwargs):
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+
+
+connection_created.connect(_hitkit_like_sqlite)
+'''
+
 URLS = '''\
 from django.contrib import admin
 from django.urls import include, path
@@ -759,13 +775,18 @@ def bench_turkle(args: argparse.Namespace) -> Side:
     side = Side("Turkle")
     version = ensure_turkle_venv()
     side.notes.append(f"Turkle {version.split()[0]} (gunicorn {version.split()[1]}, Django {version.split()[2]}), "
-                      f"{args.gunicorn_workers} gunicorn sync worker process(es), SQLite, a batch of {args.turkle_tasks} tasks")
+                      f"{args.gunicorn_workers} gunicorn sync worker process(es), SQLite "
+                      f"({'WAL, synchronous=NORMAL, as hitkit' if args.turkle_sqlite == 'wal' else 'Django defaults: rollback journal, synchronous=FULL'}), "
+                      f"a batch of {args.turkle_tasks} tasks")
     tmp = tempfile.TemporaryDirectory(prefix="hitkit-bench-turkle-")
     root = Path(tmp.name)
     site = root / "site"
     (site / "bench_site").mkdir(parents=True)
     (site / "bench_site" / "__init__.py").write_text("")
-    (site / "bench_site" / "settings.py").write_text(SETTINGS.format(secret=os.urandom(24).hex()))
+    settings = SETTINGS.format(secret=os.urandom(24).hex())
+    if args.turkle_sqlite == "wal":
+        settings += SQLITE_LIKE_HITKIT
+    (site / "bench_site" / "settings.py").write_text(settings)
     (site / "bench_site" / "urls.py").write_text(URLS)
     (site / "bench_site" / "wsgi.py").write_text(WSGI)
     (site / "setup_bench.py").write_text(SETUP)
@@ -821,6 +842,10 @@ def bench_turkle(args: argparse.Namespace) -> Side:
                               f"({'matches' if stored == side.completed else 'DOES NOT match'} the {side.completed} counted)")
         else:
             side.notes.append(f"check skipped: Turkle's progress API answered {r.status_code}")
+        import sqlite3
+
+        with sqlite3.connect(f"file:{site / 'db.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
+            side.notes.append(f"Turkle's database journal_mode: {db.execute('PRAGMA journal_mode').fetchone()[0]}")
         if side.ran_out:
             side.notes.append(f"{side.ran_out} Turkle workers ran out of tasks before the window ended (raise --turkle-tasks)")
         boots = len(re.findall(r"Booting worker", server.log_path.read_text(errors="replace")))
@@ -900,6 +925,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hits", type=int, default=None,
                    help="HITs made for hitkit, split between the workers (default 25000; --quick 10000)")
     p.add_argument("--turkle-tasks", type=int, default=2000, help="tasks in Turkle's batch (default 2000)")
+    p.add_argument("--turkle-sqlite", choices=("wal", "django"), default="wal",
+                   help="Turkle's SQLite settings: wal = the same as hitkit's (WAL, synchronous=NORMAL; default), "
+                        "django = Django's defaults (rollback journal, synchronous=FULL)")
     p.add_argument("--gunicorn-workers", type=int, default=1,
                    help="gunicorn worker processes for Turkle (default 1, as reference/performance.md; with 2, SQLite "
                         "locking makes Turkle answer 'database is busy')")

@@ -7,7 +7,7 @@ server processes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Row, bindparam, update
 
@@ -214,7 +214,9 @@ def submit_locked(
     emit(conn, hit, "AssignmentSubmitted", now, a.id)
     # `a` was in flight (Accepted, before its deadline): now it counts as submitted.
     done = a._replace(status="Submitted", submit_time=now, auto_approval_time=now + hit.auto_approval_delay, answer=answer)
-    after: hit_state.HitCounts | None = replace(counts, pending=counts.pending - 1, submitted=counts.submitted + 1)
+    after: hit_state.HitCounts | None = hit_state.HitCounts(
+        counts.pending - 1, counts.submitted + 1, counts.approved, counts.rejected
+    )
     if hit.assignment_review_policy:
         review_policies.on_submitted(conn, hit, a.id, now, schedule)
         hit = get_hit(conn, hit.id)  # the policy may have extended the HIT and decided assignments
@@ -223,7 +225,7 @@ def submit_locked(
     if hit.auto_approval_delay == 0 and done.status == "Submitted":
         done = _approve(conn, hit, done, now, schedule, feedback=None)
         if after is not None:
-            after = replace(after, submitted=after.submitted - 1, approved=after.approved + 1)
+            after = hit_state.HitCounts(after.pending, after.submitted - 1, after.approved + 1, after.rejected)
     if after is None:
         check_reviewable(conn, hit, now, schedule)
     else:
