@@ -192,10 +192,11 @@ def create_hit_type(ctx: Ctx, params: dict) -> dict:
     return {"HITTypeId": find_or_create_hit_type(ctx, _type_values(ctx, params))}
 
 
+_OWN_HIT_TYPE = select(hit_types).where(hit_types.c.id == bindparam("t"), hit_types.c.requester_id == bindparam("r"))
+
+
 def _own_hit_type(ctx: Ctx, type_id: str) -> Row:
-    row = ctx.conn.execute(
-        select(hit_types).where(hit_types.c.id == type_id, hit_types.c.requester_id == ctx.requester_id)
-    ).first()
+    row = ctx.conn.execute(_OWN_HIT_TYPE, {"t": type_id, "r": ctx.requester_id}).first()
     if row is None:
         raise RequestError(f"HITType {type_id} does not exist.", "AWS.MechanicalTurk.HITTypeDoesNotExist")
     return row
