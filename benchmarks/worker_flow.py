@@ -19,9 +19,9 @@ cookie jar) per worker. Reported per system: assignments/s, full-cycle latency p
 server's CPU per assignment (utime + stime from /proc/PID/stat; for Turkle gunicorn's master and workers), and the
 load generator's CPU per assignment. Only 127.0.0.1; every loop is bounded by the window and the run ends by itself.
 
-    python benchmarks/worker_flow.py --quick      # 8 s windows: ~40 s, ~1 minute when Turkle's venv is new
-    python benchmarks/worker_flow.py              # 20 s windows: ~1.5 minutes
-    python benchmarks/worker_flow.py --no-turkle --seconds 30 --hits 20000 --py-spy /tmp/flow.svg
+    python benchmarks/worker_flow.py --quick      # 8 s windows: ~1 minute, a little more when Turkle's venv is new
+    python benchmarks/worker_flow.py              # 20 s windows: ~2.5 minutes
+    python benchmarks/worker_flow.py --no-turkle --seconds 30 --hits 40000 --py-spy /tmp/flow.svg
 
 See benchmarks/README.md ("worker_flow.py").
 """
@@ -923,7 +923,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Worker cycle (accept, load, submit) with 16 workers: hitkit vs Turkle.")
     p.add_argument("--seconds", type=float, default=None, help="measured window per system (default 20; --quick 8)")
     p.add_argument("--hits", type=int, default=None,
-                   help="HITs made for hitkit, split between the workers (default 25000; --quick 10000)")
+                   help="HITs made for hitkit, split between the workers (default 30000; --quick 12000)")
     p.add_argument("--turkle-tasks", type=int, default=2000, help="tasks in Turkle's batch (default 2000)")
     p.add_argument("--turkle-sqlite", choices=("wal", "django"), default="wal",
                    help="Turkle's SQLite settings: wal = the same as hitkit's (WAL, synchronous=NORMAL; default), "
@@ -937,7 +937,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "or httpx (a thread and an httpx.Client per worker, as for Turkle)")
     p.add_argument("--no-turkle", action="store_true", help="measure hitkit only")
     p.add_argument("--no-hitkit", action="store_true", help="measure Turkle only")
-    p.add_argument("--quick", action="store_true", help="8 s windows and fewer HITs: a run in about 2-3 minutes")
+    p.add_argument("--quick", action="store_true", help="8 s windows and fewer HITs: a run in about a minute")
     p.add_argument("--py-spy", type=Path, metavar="FILE",
                    help="record hitkit's server with py-spy during its window (FILE.svg: flame graph, FILE.txt: "
                         "collapsed stacks, else speedscope JSON); needs py-spy on PATH")
@@ -945,7 +945,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json-out", type=Path, help="also write the raw figures to this JSON file")
     args = p.parse_args(argv)
     args.seconds = args.seconds or (8.0 if args.quick else 20.0)
-    args.hits = args.hits or (10000 if args.quick else 25000)
+    args.hits = args.hits or (12000 if args.quick else 30000)
     if args.seconds <= 0 or args.seconds > 300 or args.hits < WORKERS or args.turkle_tasks < WORKERS:
         p.error(f"--seconds must be in (0, 300] and --hits/--turkle-tasks at least {WORKERS}")
     return args
