@@ -155,15 +155,16 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
                 await task
             engine.dispose()
 
+    # Routing tries routes in order: the worker API and externalSubmit (the busiest paths) come first.
     routes = [
+        *worker_api.routes,
+        *external_submit.routes,
         *marketplace_pages.routes,
         *account_pages.routes,
         *worker_home_pages.routes,
         *task_content.routes,
         Mount("/static", app=StaticFiles(packages=[("hitkit.server.web", "static")]), name="static"),
         Route("/api/", root_info, methods=["GET"]),
-        *worker_api.routes,
-        *external_submit.routes,
         *admin_api.routes,
         *invitation_api.routes,
     ]
