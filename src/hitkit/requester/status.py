@@ -151,7 +151,8 @@ def ledger_status(conn: Any, now: float | None = None) -> Status:
             st.bonuses_unpaid_cents += b.amount_cents
     if work:
         st.median_work_seconds = statistics.median(work)
-        if st.median_work_seconds > 0:
+        # Times are whole seconds; under one second (a simulated crowd) a "wage" would be meaningless.
+        if st.median_work_seconds >= 1:
             st.hourly_wage_cents = statistics.median(rewards) * 3600 / st.median_work_seconds
     submits.sort()
     if len(submits) >= 2 and submits[-1] > submits[0]:
