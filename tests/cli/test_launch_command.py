@@ -161,3 +161,20 @@ def test_balance_with_the_local_profile(server, requester, env, tmp_path: Path) 
     proc = run(tmp_path, "balance", env=local_env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Available: $10000.00")
+
+
+def test_launch_warns_about_columns_the_template_never_reads(tmp_path):
+    """A misspelt header is worth a warning, not a refusal (the column may be meant for analysis)."""
+    from typer.testing import CliRunner
+
+    from hitkit.cli.main import app
+
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "hitkit.toml").write_text('[hit]\ntitle = "t"\ndescription = "d"\nreward = "0.05"\n')
+    (project / "template.html").write_text("<form><p>{{ row.text }}</p><input name=a></form>")
+    (tmp_path / "in.csv").write_text("text,txet_typo\nhello,x\n")
+    result = CliRunner().invoke(app, ["launch", str(project), "--input", str(tmp_path / "in.csv"), "--yes",
+                                      "--endpoint-url", "http://127.0.0.1:9"])
+    assert "never reads column txet_typo" in result.output
+    assert result.exit_code == 1  # nothing listens on port 9: the launch itself is refused

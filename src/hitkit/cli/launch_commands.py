@@ -79,6 +79,10 @@ def launch(
         data = read_input(input_file)
     except InputError as e:
         fail(str(e))
+    unused = project.template.unused_columns(data.rows)
+    if unused:
+        err_console.print(f"[yellow]warning:[/yellow] the template never reads column{'s' if len(unused) > 1 else ''} "
+                      f"{', '.join(sorted(unused))} of {input_file} (a misspelt header?); they are kept in the ledger.")
     client = client_from_options(endpoint, endpoint_url, check=True, max_pool_connections=workers + 2, retries=0)
 
     def confirm(plan: LaunchPlan) -> bool:
