@@ -1,0 +1,24 @@
+"""Label aggregation, agreement and quality control over long-format answers (`task`, `worker`, `label`),
+crowd-kit compatible and vectorized (numpy / scipy.sparse). Imported lazily: `from hitkit.analysis import
+DawidSkene` loads only what it needs."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> module that defines it; filled in as methods land (one module per method).
+_EXPORTS: dict[str, str] = {
+    "AnalysisError": "hitkit.analysis.long_format",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hitkit.analysis' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(_EXPORTS)
