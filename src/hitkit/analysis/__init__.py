@@ -10,6 +10,13 @@ from typing import Any
 # name -> module that defines it; filled in as methods land (one module per method).
 _EXPORTS: dict[str, str] = {
     "AnalysisError": "hitkit.analysis.long_format",
+    "GoldAccuracy": "hitkit.analysis.agreement",
+    "accuracy_on_gold": "hitkit.analysis.agreement",
+    "cohen_kappa_matrix": "hitkit.analysis.agreement",
+    "fleiss_kappa": "hitkit.analysis.agreement",
+    "krippendorff_alpha": "hitkit.analysis.agreement",
+    "uncertainty": "hitkit.analysis.agreement",
+    "worker_agreement": "hitkit.analysis.agreement",
 }
 
 
