@@ -17,6 +17,12 @@ _EXPORTS: dict[str, str] = {
     "krippendorff_alpha": "hitkit.analysis.agreement",
     "uncertainty": "hitkit.analysis.agreement",
     "worker_agreement": "hitkit.analysis.agreement",
+    "Mean": "hitkit.analysis.aggregation.numeric",
+    "Median": "hitkit.analysis.aggregation.numeric",
+    "TrimmedMean": "hitkit.analysis.aggregation.numeric",
+    "BinaryRelevance": "hitkit.analysis.aggregation.multi_label",
+    "BoxAggregator": "hitkit.analysis.aggregation.boxes",
+    "SpanAggregator": "hitkit.analysis.aggregation.spans",
 }
 
 

@@ -35,6 +35,11 @@ __all__ = [
     "worker_agreement",
 ]
 
+
+def _show(value: Any) -> str:
+    """repr of a value for an error message, numpy scalars as plain Python values."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
 Level = Literal["nominal", "ordinal", "interval"]
 
 
@@ -80,7 +85,7 @@ def krippendorff_alpha(data: Any, level: Level = "nominal") -> float:
         except (TypeError, ValueError):
             raise AnalysisError(
                 "column 'label' must be numeric for interval alpha (e.g. "
-                f"{enc.labels[0]!r} is not a number)"
+                f"{_show(enc.labels[0])} is not a number)"
             ) from None
         delta = (values[:, None] - values[None, :]) ** 2
     else:  # ordinal: (sum_{g=c..k} n_g - (n_c + n_k) / 2)^2 over values in sort order
@@ -104,8 +109,8 @@ def fleiss_kappa(data: Any) -> float:
     if len(uneven):
         t = uneven[0]
         raise AnalysisError(
-            f"Fleiss' kappa needs the same number of answers on every task: task {enc.tasks[0]!r} has {int(n)}, "
-            f"task {enc.tasks[t]!r} has {int(per_task[t])} (use krippendorff_alpha for uneven or missing answers)"
+            f"Fleiss' kappa needs the same number of answers on every task: task {_show(enc.tasks[0])} has {int(n)}, "
+            f"task {_show(enc.tasks[t])} has {int(per_task[t])} (use krippendorff_alpha for uneven or missing answers)"
         )
     if n < 2:
         raise AnalysisError("Fleiss' kappa needs at least two answers per task; every task has one")
