@@ -288,3 +288,40 @@ def test_spans_votes_never_exceed_workers(rows: list[tuple[int, int, int]]) -> N
     assert got["n_workers"].sum() >= 1
     assert (got["n_workers"] <= df["worker"].nunique()).all()
     assert (got["start"] < got["end"]).all()
+
+
+# -- docs/analysis.md examples (the agreement and structured-answer sections) ------------------------------------
+
+_DOC_SECTIONS = (
+    "## Agreement",
+    "## Numeric answers",
+    "## Multi-label answers",
+    "## Bounding boxes",
+    "## Text spans",
+)
+
+
+def test_docs_examples_run() -> None:
+    import doctest
+    from pathlib import Path
+
+    import hitkit.analysis as analysis
+
+    text = (Path(__file__).parents[2] / "docs" / "analysis.md").read_text()
+    sections = ["## " + s for s in text.split("\n## ")[1:]]
+    mine = "\n".join(s for s in sections if s.startswith(_DOC_SECTIONS))
+    mine = "\n".join(line for line in mine.splitlines() if not line.startswith("```"))
+    assert mine.count(">>>") >= 10
+    globs: dict[str, object] = {n: getattr(analysis, n) for n in dir(analysis)}
+    globs["pd"] = pd
+    globs["df"] = pd.DataFrame(
+        {
+            "task": [1, 1, 1, 2, 2, 2, 3, 3],
+            "worker": ["a", "b", "c", "a", "b", "c", "a", "b"],
+            "label": ["x", "x", "y", "y", "y", "y", "x", "y"],
+        }
+    )
+    test = doctest.DocTestParser().get_doctest(mine, globs, "docs/analysis.md", "docs/analysis.md", 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.tries >= 10 and runner.failures == 0
