@@ -10,6 +10,13 @@ from typing import Any
 # name -> module that defines it; filled in as methods land (one module per method).
 _EXPORTS: dict[str, str] = {
     "AnalysisError": "hitkit.analysis.long_format",
+    "MajorityVote": "hitkit.analysis.aggregation.majority_vote",
+    "Wawa": "hitkit.analysis.aggregation.wawa",
+    "ZeroBasedSkill": "hitkit.analysis.aggregation.zero_based_skill",
+    "DawidSkene": "hitkit.analysis.aggregation.dawid_skene",
+    "OneCoinDawidSkene": "hitkit.analysis.aggregation.dawid_skene",
+    "GLAD": "hitkit.analysis.aggregation.glad",
+    "MACE": "hitkit.analysis.aggregation.mace",
     "GoldAccuracy": "hitkit.analysis.agreement",
     "accuracy_on_gold": "hitkit.analysis.agreement",
     "cohen_kappa_matrix": "hitkit.analysis.agreement",
