@@ -54,20 +54,38 @@ class _EMBase(_ClassificationAggregator):
         self.priors_: pd.Series | None = None
         self.errors_: pd.DataFrame | None = None
 
-    @staticmethod
-    def _e_step(a: sp.csr_matrix, log_err: np.ndarray, priors: np.ndarray) -> np.ndarray:
-        ll = a @ log_err + np.log(np.clip(priors, _EPS, None))
-        return _ClassificationAggregator._softmax_rows(ll)
+    def _priors(self, q: np.ndarray) -> np.ndarray:
+        return (np.ones(len(q)) @ q) / len(q)  # a BLAS product: much faster than q.mean(axis=0) on T x K
 
-    @staticmethod
-    def _elbo(a: sp.csr_matrix, q: np.ndarray, log_err: np.ndarray, priors: np.ndarray, n: int) -> float:
-        joint = float(np.sum(q * (a @ log_err))) + float(
-            np.sum(q * np.log(np.clip(priors, _EPS, None))) * 1.0
-        )
-        # crowd-kit adds log prior once per answer (joined rows), weighted by the task posterior
-        qc = np.clip(q, _EPS, None)
-        entropy = -float(np.sum(np.log(qc) * qc))
-        return (joint + entropy) / n
+    def _em(self, a: sp.csr_matrix, q: np.ndarray, m_step, gold, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """EM from posteriors q: returns (q, priors, errors). Each iteration does one product with A and one
+        with A.T: the E-step's A @ log(errors) is also the bound's, so it is computed once."""
+        k = q.shape[1]
+        priors = self._priors(q)
+        err = m_step(q, True)
+        lw = a @ np.log(err).reshape(-1, k)  # per task, sum over its answers of log P(answer | true label)
+        loss = -np.inf
+        self.loss_history_ = []
+        for _ in range(self.n_iter):
+            log_prior = np.log(np.clip(priors, _EPS, None))
+            q, log_q = self._log_softmax_rows(lw + log_prior)
+            if gold is not None and len(gold[0]):
+                q = _clamp(q, gold)
+                log_q[gold[0]] = np.log(np.clip(q[gold[0]], _EPS, None))
+            priors = self._priors(q)
+            err = m_step(q, False)
+            lw = a @ np.log(err).reshape(-1, k)
+            # evidence lower bound per answer: E_q[log p(answers, z)] + H(q)
+            log_prior = np.log(np.clip(priors, _EPS, None))
+            # (vdot: BLAS dot products, no temporaries; q.sum(axis=0) = priors * T)
+            new_loss = (
+                float(np.vdot(q, lw)) + float(priors @ log_prior) * len(q) - float(np.vdot(q, log_q))
+            ) / n
+            self.loss_history_.append(new_loss)
+            if new_loss - loss < self.tol:
+                break
+            loss = new_loss
+        return q, priors, err
 
     def _errors_frame(self, enc: Encoded, err: np.ndarray) -> pd.DataFrame:
         k = enc.n_labels
@@ -110,8 +128,8 @@ class DawidSkene(_EMBase):
         self.initial_error_strategy = initial_error_strategy
         self.alpha = alpha
 
-    def _m_step(self, a: sp.csr_matrix, q: np.ndarray, w: int, k: int, prior: np.ndarray | None) -> np.ndarray:
-        counts = np.asarray(a.T @ q).reshape(w, k, k)  # worker, observed, true
+    def _m_step(self, at: sp.csc_matrix, q: np.ndarray, w: int, k: int, prior: np.ndarray | None) -> np.ndarray:
+        counts = np.asarray(at @ q).reshape(w, k, k)  # worker, observed, true
         if self.alpha:
             counts = counts + self.alpha
         if prior is not None:
@@ -147,19 +165,13 @@ class DawidSkene(_EMBase):
         w, k, n = enc.n_workers, enc.n_labels, len(enc.task)
         gold = _gold_mask(enc, true_labels)
         q = _clamp(self._normalize_rows(self._votes(enc)), gold)
-        priors = q.mean(axis=0)
-        err = self._m_step(a, q, w, k, self._prior_array(enc, initial_error))
-        loss = -np.inf
-        self.loss_history_ = []
-        for _ in range(self.n_iter):
-            q = _clamp(self._e_step(a, np.log(err).reshape(w * k, k), priors), gold)
-            priors = q.mean(axis=0)
-            err = self._m_step(a, q, w, k, None)
-            new_loss = self._elbo(a, q, np.log(err).reshape(w * k, k), priors, n)
-            self.loss_history_.append(new_loss)
-            if new_loss - loss < self.tol:
-                break
-            loss = new_loss
+        prior = self._prior_array(enc, initial_error)
+        at = a.T.tocsc()  # A.T @ q as a CSC product: A's CSR arrays reused, no transpose per iteration
+
+        def m_step(q: np.ndarray, first: bool) -> np.ndarray:
+            return self._m_step(at, q, w, k, prior if first else None)
+
+        q, priors, err = self._em(a, q, m_step, gold, n)
         self._set_result(enc, q)
         self.priors_ = pd.Series(priors, index=pd.Index(enc.labels, name="label"), name="prior")
         self.errors_ = self._errors_frame(enc, err)
@@ -210,21 +222,9 @@ class OneCoinDawidSkene(_EMBase):
         a = self._answer_matrix(enc)
         w, k, n = enc.n_workers, enc.n_labels, len(enc.task)
         q = self._normalize_rows(self._votes(enc))
-        priors = self._priors(q)
+        q, _, err = self._em(a, q, lambda q, first: self._errors(self._skills(enc, q), k), None, n)
         skills = self._skills(enc, q)
-        err = self._errors(skills, k)
-        loss = -np.inf
-        self.loss_history_ = []
-        for _ in range(self.n_iter):
-            q = self._e_step(a, np.log(err).reshape(w * k, k), priors)
-            priors = self._priors(q)
-            skills = self._skills(enc, q)
-            err = self._errors(skills, k)
-            new_loss = self._elbo(a, q, np.log(err).reshape(w * k, k), priors, n)
-            self.loss_history_.append(new_loss)
-            if new_loss - loss < self.tol:
-                break
-            loss = new_loss
+        priors = self._priors(q)
         self._set_result(enc, q)
         self.priors_ = pd.Series(priors, index=pd.Index(enc.labels, name="label"), name="prior")
         self.errors_ = self._errors_frame(enc, err)

@@ -70,10 +70,33 @@ class _ClassificationAggregator:
         return out
 
     @staticmethod
-    def _softmax_rows(log_scores: np.ndarray) -> np.ndarray:
-        m = log_scores.max(axis=1, keepdims=True)
-        e = np.exp(log_scores - m)
-        return e / e.sum(axis=1, keepdims=True)
+    def _row_max(x: np.ndarray) -> np.ndarray:
+        """Row maxima; a loop over the (few) label columns beats numpy's axis=1 reduction on narrow arrays."""
+        m = x[:, 0].copy()
+        for j in range(1, x.shape[1]):
+            np.maximum(m, x[:, j], out=m)
+        return m
+
+    @staticmethod
+    def _row_sum(x: np.ndarray) -> np.ndarray:
+        s = x[:, 0].copy()
+        for j in range(1, x.shape[1]):
+            s += x[:, j]
+        return s
+
+    @classmethod
+    def _log_softmax_rows(cls, log_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row-wise softmax, log of it), computed stably."""
+        shifted = log_scores - cls._row_max(log_scores)[:, None]
+        e = np.exp(shifted)
+        total = cls._row_sum(e)
+        e /= total[:, None]
+        shifted -= np.log(total)[:, None]
+        return e, shifted
+
+    @classmethod
+    def _softmax_rows(cls, log_scores: np.ndarray) -> np.ndarray:
+        return cls._log_softmax_rows(log_scores)[0]
 
     def _set_result(self, enc: Encoded, probas: np.ndarray) -> None:
         tasks = pd.Index(enc.tasks, name="task")
