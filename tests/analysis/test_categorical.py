@@ -46,6 +46,8 @@ def crowds(draw, min_labels: int = 2):
         answered = draw(st.lists(st.integers(0, n_workers - 1), min_size=1, max_size=n_workers, unique=True))
         for w in answered:
             rows.append((f"t{t}", f"w{w}", draw(st.sampled_from(labels))))
+    if len({w for _, w, _ in rows}) < 2:  # the reliability models need two workers (tested separately)
+        rows.append((rows[0][0], "w_other", rows[0][2]))
     df = pd.DataFrame(rows, columns=["task", "worker", "label"])
     if df.label.nunique() < min_labels:  # make sure the label set really has min_labels labels
         extra = [(f"t{n_tasks}", "w0", lab) for lab in labels]
@@ -132,6 +134,16 @@ def test_weighted_majority_vote_and_missing_skill():
     mv = MajorityVote(default_skill=1.0, on_missing_skill="value")
     assert mv.fit_predict(df, skills=pd.Series({"a": 0.5})).tolist() == ["y"]
     assert mv.skills_.to_dict() == {"a": 0.0, "b": 1.0, "c": 1.0}
+
+
+@pytest.mark.parametrize("name", ["DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE"])
+def test_a_single_worker_is_an_error_for_the_reliability_models(name):
+    df = pd.DataFrame({"task": [1, 2], "worker": ["solo", "solo"], "label": ["x", "y"]})
+    with pytest.raises(AnalysisError, match="single worker.*'solo'"):
+        METHODS[name]().fit(df)
+    # the heuristics still answer: with one worker, their labels are that worker's
+    for other in ("MajorityVote", "Wawa", "ZeroBasedSkill"):
+        assert METHODS[other]().fit_predict(df).to_dict() == {1: "x", 2: "y"}
 
 
 def test_glad_with_a_single_label_says_so():

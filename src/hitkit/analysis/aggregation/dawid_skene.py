@@ -161,6 +161,7 @@ class DawidSkene(_EMBase):
         initial_error: pd.DataFrame | None = None,
     ) -> DawidSkene:
         enc = self._encode(data)
+        self._require_two_workers(enc, type(self).__name__)
         a = self._answer_matrix(enc)
         w, k, n = enc.n_workers, enc.n_labels, len(enc.task)
         gold = _gold_mask(enc, true_labels)
@@ -219,6 +220,7 @@ class OneCoinDawidSkene(_EMBase):
 
     def fit(self, data: pd.DataFrame) -> OneCoinDawidSkene:
         enc = self._encode(data)
+        self._require_two_workers(enc, type(self).__name__)
         a = self._answer_matrix(enc)
         w, k, n = enc.n_workers, enc.n_labels, len(enc.task)
         q = self._normalize_rows(self._votes(enc))

@@ -84,6 +84,7 @@ class GLAD(_ClassificationAggregator):
 
     def fit(self, data: pd.DataFrame) -> GLAD:
         enc = self._encode(data)
+        self._require_two_workers(enc, type(self).__name__)
         if enc.n_labels < 2:
             raise AnalysisError(
                 f"GLAD needs at least two distinct labels; every answer is {enc.labels[0]!r} "

@@ -95,6 +95,7 @@ class MACE(_ClassificationAggregator):
 
     def fit(self, data: pd.DataFrame) -> MACE:
         enc = self._encode(data)
+        self._require_two_workers(enc, type(self).__name__)
         w, k = enc.n_workers, enc.n_labels
         smoothing = 0.01 / k
         theta_priors = np.tile([self.alpha, self.beta], (w, 1)).astype(np.float64)

@@ -46,6 +46,15 @@ class _ClassificationAggregator:
         return encode(data)
 
     @staticmethod
+    def _require_two_workers(enc: Encoded, method: str) -> None:
+        """Methods that learn each worker's reliability from agreement between workers need two or more."""
+        if enc.n_workers < 2:
+            raise AnalysisError(
+                f"{method} estimates worker reliability from agreement between workers, but every answer is from "
+                f"a single worker ({enc.workers[0]!r}); use MajorityVote, or collect answers from more workers"
+            )
+
+    @staticmethod
     def _votes(enc: Encoded, weights: np.ndarray | None = None) -> np.ndarray:
         """T x K array of (weighted) vote counts."""
         k = enc.n_labels
