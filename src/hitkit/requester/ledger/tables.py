@@ -102,3 +102,53 @@ events = Table(
     Column("detail", Text, nullable=False),  # JSON
     Index("ix_events_kind", "kind"),
 )
+
+# Gold (honeypot) rows: input rows whose answers are known, mixed into a batch. Their rows live in `rows` like any
+# other (numbered after the batch's own rows), so results join back the same way; aggregation and exports of
+# labels leave them out.
+gold_rows = Table(
+    "gold_rows",
+    metadata,
+    Column("batch_id", String(64), ForeignKey("batches.id"), primary_key=True),
+    Column("row_index", Integer, primary_key=True),
+    Column("expected", Text, nullable=False),  # JSON object: answer field -> the correct value
+    Column("feedback", Text),  # shown to a worker who answers it wrongly
+)
+
+# One `hitkit aggregate` run over one answer field: its labels and worker skills below. The newest run per field
+# is the current one (exports and the Python API read it); older runs stay for comparison.
+aggregations = Table(
+    "aggregations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    Column("field", Text, nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("answers", Integer, nullable=False),
+    Column("tasks", Integer, nullable=False),
+    Column("workers", Integer, nullable=False),
+    Index("ix_aggregations_field", "field", "id"),
+)
+
+aggregated_labels = Table(
+    "aggregated_labels",
+    metadata,
+    Column("aggregation_id", Integer, ForeignKey("aggregations.id"), primary_key=True),
+    Column("batch_id", String(64), primary_key=True),
+    Column("row_index", Integer, primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("confidence", Float, nullable=False),  # the model's posterior of `label`
+    Column("answers", Integer, nullable=False),
+    Column("agreement", Float, nullable=False),  # share of this row's answers equal to `label`
+)
+
+worker_skills = Table(
+    "worker_skills",
+    metadata,
+    Column("aggregation_id", Integer, ForeignKey("aggregations.id"), primary_key=True),
+    Column("worker_id", String(64), primary_key=True),
+    Column("skill", Float, nullable=False),  # the model's P(answer is right), hitkit.analysis.methods.worker_skills
+    Column("answers", Integer, nullable=False),
+    Column("agreement", Float, nullable=False),  # share of the worker's answers equal to the aggregated label
+)
