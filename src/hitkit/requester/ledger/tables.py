@@ -152,3 +152,35 @@ worker_skills = Table(
     Column("answers", Integer, nullable=False),
     Column("agreement", Float, nullable=False),  # share of the worker's answers equal to the aggregated label
 )
+
+# Quality control (hitkit.requester.quality_control): each action on a worker or a HIT (soft block, hard block,
+# set a qualification value, add assignments) is written here before the call that applies it and marked applied
+# after, so a run killed at any moment and run again sends nothing twice. Approve and reject go to `decisions`.
+qc_actions = Table(
+    "qc_actions",
+    metadata,
+    Column("key", String(255), primary_key=True),  # action:worker[:target]: the same action is never recorded twice
+    Column("rule", Text, nullable=False),  # the name of the rule that decided it
+    Column("worker_id", String(64), nullable=False, index=True),
+    Column("action", String(32), nullable=False),  # soft_block | hard_block | set_qualification | add_assignments
+    Column("target", String(64)),  # the qualification type id or the HIT id
+    Column("params", Text, nullable=False),  # JSON: value, assignments, reason, UniqueRequestToken ...
+    Column("why", Text, nullable=False),  # JSON: the collector's figures when the rule fired
+    Column("decided_at", Float, nullable=False),
+    Column("applied_at", Float),
+    Column("state", String(16), nullable=False),  # pending | applied | failed (the endpoint refused: not retried)
+    Column("last_error", Text),
+)
+
+# Returns and abandons by worker, which the MTurk API does not list: recorded by
+# `quality_control.record_worker_event` (from notifications that carry a WorkerId, or any other source); read by the
+# `returns` and `abandons` collectors.
+worker_events = Table(
+    "worker_events",
+    metadata,
+    Column("assignment_id", String(64), primary_key=True),
+    Column("worker_id", String(64), nullable=False, index=True),
+    Column("hit_id", String(64)),
+    Column("kind", String(16), nullable=False),  # returned | abandoned
+    Column("time", Float, nullable=False),
+)
