@@ -96,14 +96,16 @@ class Project:
         return collect(self.folder, self.client, concurrency=self.concurrency, all_hits=all_hits)
 
     def results(self, statuses: Iterable[str] | None = None, *, collect: bool = False):  # type: ignore[no-untyped-def]
-        """A pandas DataFrame, one row per assignment (HITId ... WorkTimeInSeconds, Input.*, Answer.*), from the
-        ledger (after a collect when `collect=True`)."""
-        from hitkit.requester.export import frame, load_results
+        """A pandas DataFrame, one row per assignment (HITId ... WorkTimeInSeconds, Input.*, Answer.*, and
+        Aggregated.<field> with its confidence once `aggregate` has run), from the ledger (after a collect when
+        `collect=True`)."""
+        from hitkit.requester.export import add_aggregated, columns_of, frame, load_results
 
         if collect:
             self.collect()
         with self.folder.ledger.connect() as conn:
-            return frame(load_results(conn, tuple(statuses) if statuses else None))
+            results = load_results(conn, tuple(statuses) if statuses else None)
+            return frame(results, columns_of(results) + add_aggregated(conn, results))
 
     def assignments(self, statuses: Iterable[str] | None = None) -> list[Result]:
         """The results as Result objects (dicts of answers with .input, .worker_id, .work_time ...)."""
@@ -171,6 +173,46 @@ class Project:
         return extend(self.folder, self.client, assignments=assignments, seconds=seconds,
                       hit_ids=list(hits) if hits else None, concurrency=self.concurrency)
 
+    def extend_until(self, agreement: int | None = None, *, confidence: float | None = None,
+                     max_assignments: int = 5, method: str | None = None, field: str | None = None,
+                     time: str | int | None = None, watch: bool = False, poll: float = 10.0,
+                     timeout: float | None = None) -> Any:
+        """Dynamic overlap: more assignments only where answers do not yet agree (`agreement` equal answers) or
+        the model is not yet sure (`confidence`, with `method`), up to `max_assignments` per item. One round, or
+        rounds until done with `watch=True`; returns an OverlapReport."""
+        from hitkit.requester.dynamic_overlap import OverlapPolicy, extend_until
+        from hitkit.requester.hit_admin import parse_duration
+
+        policy = OverlapPolicy(max_assignments=max_assignments, agreement=agreement, confidence=confidence,
+                               method=method, field=field)
+        seconds = parse_duration(time, "time") if time is not None else None
+        return extend_until(self.folder, self.client, policy, seconds=seconds, concurrency=self.concurrency,
+                            watch=watch, poll=poll, timeout=timeout)
+
+    # -- labels -------------------------------------------------------------------------------------------------
+
+    def aggregate(self, method: str | None = None, *, field: str | None = None, **params: Any) -> Any:
+        """Aggregate the collected answers (`method`: mv, ds, glad ... or the default) and store the run; returns
+        an Aggregation with `.labels` and `.skills` DataFrames."""
+        from hitkit.requester.aggregate import aggregate
+
+        return aggregate(self.folder, method, field, **params)
+
+    def labels(self, field: str | None = None):  # type: ignore[no-untyped-def]
+        """The newest aggregation's labels: one row per item (batch_id, row_index, Input.*, label, confidence,
+        answers, agreement); empty before `aggregate`."""
+        from hitkit.requester.aggregate import stored_labels
+
+        with self.folder.ledger.connect() as conn:
+            return stored_labels(conn, field)
+
+    def worker_skills(self, field: str | None = None):  # type: ignore[no-untyped-def]
+        """The newest aggregation's worker skills (worker_id, skill, answers, agreement), lowest first."""
+        from hitkit.requester.aggregate import stored_skills
+
+        with self.folder.ledger.connect() as conn:
+            return stored_skills(conn, field)
+
     def expire(self, *, hits: Iterable[str] | None = None) -> Any:
         from hitkit.requester.hit_admin import expire
 
@@ -183,11 +225,12 @@ class Project:
         return delete(self.folder, self.client, hit_ids=list(hits) if hits else None, concurrency=self.concurrency)
 
     def export(self, format: str = "csv", output: str | Path | None = None, *, split: str | None = None,
-               seed: int = 0) -> list[tuple[Path | str, int]]:
-        """Write the results (MTurk's batch CSV, JSONL or Parquet); returns [(path, rows)]."""
+               seed: int = 0, labels: bool = False) -> list[tuple[Path | str, int]]:
+        """Write the results (MTurk's batch CSV, JSONL or Parquet), or with `labels` one row per aggregated item;
+        returns [(path, rows)]."""
         from hitkit.requester.export import export
 
-        return export(self.folder, format, output, split=split, seed=seed)
+        return export(self.folder, format, output, split=split, seed=seed, labels=labels)
 
 
 def _looks_like_id(text: str) -> bool:

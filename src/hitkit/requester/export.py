@@ -45,7 +45,8 @@ class Result(dict):
     """One assignment: the dict is its parsed answers (`r["label"]`); attributes give the rest."""
 
     def __init__(self, answers: dict[str, Any], *, assignment_id: str, hit_id: str, worker_id: str, status: str,
-                 input: dict[str, Any], record: dict[str, Any], item: str, decision: str | None = None) -> None:
+                 input: dict[str, Any], record: dict[str, Any], item: str, decision: str | None = None,
+                 row: tuple[str, int] | None = None) -> None:
         super().__init__(answers)
         self.assignment_id = assignment_id
         self.hit_id = hit_id
@@ -55,6 +56,7 @@ class Result(dict):
         self.record = record  # the results row (META + Input. + Answer. columns)
         self.item = item  # the input row's identity (its content's hash)
         self.decision = decision  # approve | reject when a decision is recorded
+        self.row = row  # (batch id, 1-based row index) of the input row, when the HIT is the ledger's
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -116,7 +118,8 @@ def load_results(conn: Connection, statuses: tuple[str, ...] | None = None) -> l
         record.update({f"Answer.{k}": v for k, v in answers.items()})
         key = item_key(data) if r.row_data else f"hit:{r.hit_id}"
         out.append(Result(answers, assignment_id=r.assignment_id, hit_id=r.hit_id, worker_id=r.worker_id,
-                          status=r.status, input=data, record=record, item=key, decision=r.decision))
+                          status=r.status, input=data, record=record, item=key, decision=r.decision,
+                          row=(r.batch_id, r.row_index) if r.batch_id is not None else None))
     return out
 
 
@@ -186,8 +189,10 @@ def frame(results: list[Result], columns: list[str] | None = None):  # type: ign
     columns = columns or columns_of(results)
     df = pd.DataFrame([typed_record(r.record, columns) for r in results], columns=columns)
     for c in TIMES:
-        df[c] = pd.to_datetime(df[c], utc=True)
-    df["WorkTimeInSeconds"] = df["WorkTimeInSeconds"].astype("Int64")
+        if c in df.columns:
+            df[c] = pd.to_datetime(df[c], utc=True)
+    if "WorkTimeInSeconds" in df.columns:
+        df["WorkTimeInSeconds"] = df["WorkTimeInSeconds"].astype("Int64")
     return df
 
 
@@ -225,10 +230,9 @@ def parse_split(text: str) -> list[tuple[str, float]]:
     return parts
 
 
-def split_items(results: list[Result], split: list[tuple[str, float]], seed: int) -> dict[str, list[Result]]:
-    """Assignments grouped by split, by input item (all assignments of one input row land in the same split).
-    The same items and seed always give the same split."""
-    items = sorted({r.item for r in results})
+def split_of(items: list[str], split: list[tuple[str, float]], seed: int) -> dict[str, str]:
+    """Each item key's split name: the sorted keys shuffled by `seed`, then cut by the fractions."""
+    items = sorted(items)
     random.Random(seed).shuffle(items)
     assign: dict[str, str] = {}
     cum = 0.0
@@ -239,21 +243,21 @@ def split_items(results: list[Result], split: list[tuple[str, float]], seed: int
         for it in items[start:end]:
             assign[it] = name
         start = end
-    out: dict[str, list[Result]] = {name: [] for name, _ in split}
-    for r in results:
-        out[assign[r.item]].append(r)
-    return out
+    return assign
 
 
-def write(results: list[Result], fmt: str, target: Path | str, columns: list[str]) -> None:
-    """Write results to a path, or to stdout when target is "-" (csv and jsonl only)."""
+def write(results: list[Result], fmt: str, target: Path | str, columns: list[str], *,
+          review_columns: bool = True) -> None:
+    """Write results to a path, or to stdout when target is "-" (csv and jsonl only). CSV ends with MTurk's empty
+    Approve and Reject columns unless `review_columns` is False."""
     to_stdout = str(target) == "-"
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, quoting=csv.QUOTE_ALL)
-        w.writerow(columns + REVIEW_COLUMNS)
+        tail = REVIEW_COLUMNS if review_columns else []
+        w.writerow(columns + tail)
         for r in results:
-            w.writerow(csv_row(r.record, columns + REVIEW_COLUMNS))
+            w.writerow(csv_row(r.record, columns + tail))
         if to_stdout:
             sys.stdout.write(buf.getvalue())
         else:
@@ -282,17 +286,85 @@ def split_path(path: Path, name: str) -> Path:
     return path.with_name(f"{path.stem}.{name}{path.suffix}")
 
 
+class LabelRow:
+    """One item of a `--labels` export, shaped like a Result for `write`: `record` and `item`."""
+
+    def __init__(self, record: dict[str, Any], item: str) -> None:
+        self.record = record
+        self.item = item
+
+
+def _aggregated_prefix(conn: Connection) -> tuple[str, Any] | None:
+    from hitkit.requester.aggregate import current_run
+
+    run = current_run(conn)
+    return (f"Aggregated.{run.field}", run) if run is not None else None
+
+
+def add_aggregated(conn: Connection, results: list[Result]) -> list[str]:
+    """Put the current aggregation's label and confidence into each result's record (columns
+    `Aggregated.<field>` and `Aggregated.<field>.confidence`); returns the columns added."""
+    from hitkit.requester.aggregate import stored_labels
+
+    found = _aggregated_prefix(conn)
+    if found is None:
+        return []
+    prefix, run = found
+    labels = stored_labels(conn, run.field)
+    by_row = {(b, i): (lab, conf) for b, i, lab, conf in
+              zip(labels["batch_id"], labels["row_index"], labels["label"], labels["confidence"])}
+    for r in results:
+        label, conf = by_row.get(r.row, (None, None)) if r.row else (None, None)
+        r.record[prefix] = label
+        r.record[f"{prefix}.confidence"] = None if conf is None else float(conf)
+    return [prefix, f"{prefix}.confidence"]
+
+
+def label_rows(conn: Connection) -> tuple[list[LabelRow], list[str]]:
+    """One row per aggregated item (BatchId, RowIndex, Input.*, Aggregated.<field> and its confidence, answers,
+    agreement and method), from the current aggregation."""
+    from hitkit.requester.aggregate import stored_labels
+
+    found = _aggregated_prefix(conn)
+    if found is None:
+        raise ResultsError("Nothing is aggregated yet: run `hitkit aggregate NAME` first")
+    prefix, run = found
+    labels = stored_labels(conn, run.field)
+    inputs = [c for c in labels.columns if c.startswith("Input.")]
+    columns = ["BatchId", "RowIndex", *inputs, prefix, f"{prefix}.confidence", f"{prefix}.answers",
+               f"{prefix}.agreement", f"{prefix}.method"]
+    out = []
+    for rec in labels.to_dict("records"):
+        data = {c[len("Input."):]: rec[c] for c in inputs if not _missing(rec[c])}
+        record = {"BatchId": rec["batch_id"], "RowIndex": int(rec["row_index"]),
+                  **{c: (None if _missing(rec[c]) else rec[c]) for c in inputs},
+                  prefix: rec["label"], f"{prefix}.confidence": float(rec["confidence"]),
+                  f"{prefix}.answers": int(rec["answers"]), f"{prefix}.agreement": float(rec["agreement"]),
+                  f"{prefix}.method": run.method}
+        out.append(LabelRow(record, item_key(data)))
+    return out, columns
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def export(project: Any, fmt: str = "csv", output: str | Path | None = None, *, split: str | None = None,
-           seed: int = 0, statuses: tuple[str, ...] | None = None) -> list[tuple[Path | str, int]]:
-    """Write the project's results; returns [(path, rows written)]. `output` defaults to `results.<fmt>` in the
-    project folder; with `split`, one file per split named `results.<split>.<fmt>`."""
+           seed: int = 0, statuses: tuple[str, ...] | None = None, labels: bool = False) -> list[tuple[Path | str, int]]:
+    """Write the project's results; returns [(path, rows written)]. `output` defaults to `results.<fmt>` (with
+    `labels`, one row per item: `labels.<fmt>`) in the project folder; with `split`, one file per split named
+    `results.<split>.<fmt>`. Splits are by item, so the same seed splits assignments and labels alike."""
     if fmt not in FORMATS:
         raise ResultsError(f"--format: choose one of {', '.join(FORMATS)}, not {fmt!r}")
     parts = parse_split(split) if split else None
     with project.ledger.connect() as conn:
-        results = load_results(conn, statuses)
-    columns = columns_of(results)
-    target: Path | str = output if output is not None else project.root / f"results.{fmt}"
+        if labels:
+            results, columns = label_rows(conn)  # type: ignore[assignment]
+        else:
+            results = load_results(conn, statuses)
+            columns = columns_of(results) + add_aggregated(conn, results)
+    default = "labels" if labels else "results"
+    target: Path | str = output if output is not None else project.root / f"{default}.{fmt}"
     if parts and str(target) == "-":
         raise ResultsError("--split writes one file per split: give --output FILE, not -")
     if str(target) != "-":
@@ -300,11 +372,13 @@ def export(project: Any, fmt: str = "csv", output: str | Path | None = None, *, 
         if target.parent and not target.parent.exists():
             raise ResultsError(f"--output: the folder {target.parent} does not exist")
     if not parts:
-        write(results, fmt, target, columns)
+        write(results, fmt, target, columns, review_columns=not labels)
         return [(target, len(results))]
+    assign = split_of(sorted({r.item for r in results}), parts, seed)
     written = []
-    for name, group in split_items(results, parts, seed).items():
+    for name, _ in parts:
+        group = [r for r in results if assign[r.item] == name]
         path = split_path(Path(target), name)
-        write(group, fmt, path, columns)
+        write(group, fmt, path, columns, review_columns=not labels)
         written.append((path, len(group)))
     return written
