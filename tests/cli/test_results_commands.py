@@ -4,6 +4,7 @@ export), plus quals and the one-line errors."""
 
 from __future__ import annotations
 
+import csv
 import json
 from io import StringIO
 
@@ -190,3 +191,41 @@ def test_unreachable_endpoint_and_bad_credentials(env, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     line = one_line_error(run("status", "p", url=env.url, check=False))
     assert "refused the credentials" in line
+
+
+def test_dynamic_overlap_aggregate_and_label_export(env, tmp_path):
+    """`hitkit extend --until-agreement`, then `hitkit aggregate` and `hitkit export --labels`, as a user runs them."""
+    import sqlite3
+
+    server = env
+    url = server.url
+    make_project(tmp_path, name="pets", assignments=2)
+    (tmp_path / "items.csv").write_text("text\ncat\ndog\nbird\n")
+    cli("launch", "pets", "--input", "items.csv", "--yes", url=url)
+    with sqlite3.connect(tmp_path / "pets/.hitkit/ledger.sqlite") as db:
+        hit_ids = [r[0] for r in db.execute("SELECT hit_id FROM hits ORDER BY row_index")]
+    w1, w2, w3 = (server.new_worker() for _ in range(3))
+    for h, a, b in zip(hit_ids, ["cat", "dog", "bird"], ["cat", "cat", "bird"]):
+        server.do_hit(w1, h, {"label": a})
+        server.do_hit(w2, h, {"label": b})
+
+    out = cli("extend", "pets", "--until-agreement", "2", "--max-assignments", "3", url=url).stdout
+    assert "3 items: 2 done, 0 waiting for work in progress, 1 given 1 more assignment" in out
+    server.do_hit(w3, hit_ids[1], {"label": "dog"})
+    report = json.loads(cli("extend", "pets", "--until-agreement", "2", "--max-assignments", "3", "--json",
+                            url=url).stdout)
+    assert (report["done"], report["added"], report["waiting"]) == (3, 0, 0)
+
+    shown = cli("aggregate", "pets", "--method", "mv").stdout
+    assert "Aggregated 7 answers to `label` into 3 labels with mv" in shown and "Lowest worker skills" in shown
+    summary = json.loads(cli("aggregate", "pets", "--json").stdout)
+    assert summary["label_counts"] == {"bird": 1, "cat": 1, "dog": 1} and summary["workers"] == 3
+    export = cli("export", "pets", "--labels", "--output", "-")
+    rows = list(csv.DictReader(StringIO(export.stdout)))
+    assert [(r["Input.text"], r["Aggregated.label"]) for r in rows] == [("cat", "cat"), ("dog", "dog"), ("bird", "bird")]
+    assert "Approve" not in rows[0]
+
+    assert one_line_error(cli("extend", "pets", "--until-agreement", "2", "--max-assignments", "1",
+                              check=False, url=url)).startswith("error: --max-assignments 1 can never give 2")
+    assert "unknown aggregation method 'best'" in one_line_error(cli("aggregate", "pets", "--method", "best",
+                                                                     check=False))

@@ -105,4 +105,5 @@ def test_choose_field_needs_a_label_like_field():
     with pytest.raises(ResultsError, match="Several answer fields could be labels \\(c, d\\)"):
         choose_field([dict(a, d=a["c"]) for a in answers], None)
     with pytest.raises(ResultsError, match="No answer field looks like a label"):
-        choose_field([{"a": str(i)} for i in range(10)], None)
+        choose_field([{"a": str(i), "b": str(i)} for i in range(10)], None)
+    assert choose_field([{"a": str(i)} for i in range(10)], None) == "a"  # the only field

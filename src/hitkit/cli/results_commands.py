@@ -1,4 +1,4 @@
-"""The verbs after launch: `hitkit status|collect|review|bonus|extend|expire|delete|export NAME`, and
+"""The verbs after launch: `hitkit status|collect|review|bonus|extend|expire|delete|export|aggregate NAME`, and
 `hitkit workers block|unblock|notify`, `hitkit quals create|grant|revoke|list`.
 
 Thin layers over `hitkit.requester` (collect, status, review, payments, hit_admin, export), which the Python API
@@ -38,7 +38,7 @@ quals_app = typer.Typer(no_args_is_help=True, help="Qualification types: create 
 
 def register(app: typer.Typer) -> None:
     """Add these commands to the `hitkit` app."""
-    for fn in (status, collect, review, bonus, extend, expire, delete, export):
+    for fn in (status, collect, review, bonus, extend, expire, delete, export, aggregate):
         app.command(fn.__name__)(fn)
     app.add_typer(workers_app, name="workers")
     app.add_typer(quals_app, name="quals")
@@ -357,23 +357,68 @@ def extend(
     name: str = NameArg,
     assignments: Optional[int] = typer.Option(None, "--assignments", min=1, help="Assignments to add to each HIT."),
     time: Optional[str] = typer.Option(None, "--time", help="Time to add to each HIT's lifetime: 2d, 6h, 90m, 3600."),
+    until_agreement: Optional[int] = typer.Option(
+        None, "--until-agreement", min=2, help="Dynamic overlap: add assignments to an item until N answers agree."),
+    until_confidence: Optional[float] = typer.Option(
+        None, "--until-confidence", help="Dynamic overlap: until the model's probability of the item's label >= P."),
+    method: Optional[str] = typer.Option(None, "--method", help="The model for --until-confidence (default: "
+                                                                 "hitkit aggregate's default)."),
+    max_assignments: int = typer.Option(5, "--max-assignments", help="Dynamic overlap: never more assignments per "
+                                                                      "item than this."),
+    answer_field: Optional[str] = typer.Option(None, "--field", help="The answer field that must agree (default: "
+                                                                      "the one label-like field)."),
+    watch: bool = typer.Option(False, "--watch", help="Dynamic overlap: repeat rounds until every item is done or "
+                                                      "capped."),
+    poll: float = typer.Option(10.0, "--poll", min=0.1, help="Seconds between --watch rounds."),
+    timeout: Optional[str] = typer.Option(None, "--timeout", help="Stop --watch after this long: 2h, 30m."),
     hit: Optional[list[str]] = HitOpt,
     concurrency: int = ConcurrencyOpt,
     json_output: bool = JsonOpt,
     endpoint: str = EndpointOpt,
     endpoint_url: Optional[str] = EndpointUrlOpt,
 ) -> None:
-    """Add assignments (CreateAdditionalAssignmentsForHIT, with a token) and/or time (UpdateExpirationForHIT)."""
+    """Add assignments (CreateAdditionalAssignmentsForHIT, with a token) and/or time (UpdateExpirationForHIT); or,
+    with --until-agreement / --until-confidence, only to the items that need them (one idempotent round, or
+    rounds until done with --watch)."""
+    from hitkit.requester.collect import ResultsError
     from hitkit.requester.hit_admin import extend as run_extend, parse_duration
 
     project = _project(name)
+    dynamic = until_agreement is not None or until_confidence is not None
     with _errors():
         seconds = parse_duration(time, "--time") if time is not None else None
-        if not assignments and not seconds:
-            from hitkit.requester.collect import ResultsError
+        if dynamic:
+            from hitkit.requester.dynamic_overlap import OverlapPolicy
 
-            raise ResultsError("Say how to extend: --assignments N and/or --time DURATION (e.g. 2d)")
+            if assignments or hit:
+                raise ResultsError("--until-agreement/--until-confidence choose the items themselves: drop "
+                                   "--assignments and --hit")
+            policy = OverlapPolicy(max_assignments=max_assignments, agreement=until_agreement,
+                                   confidence=until_confidence, method=method, field=answer_field)
+            limit = parse_duration(timeout, "--timeout") if timeout is not None else None
+        elif not assignments and not seconds:
+            raise ResultsError("Say how to extend: --assignments N and/or --time DURATION (e.g. 2d), or "
+                               "--until-agreement N")
     client = _client(endpoint, endpoint_url, concurrency)
+    if dynamic:
+        from hitkit.requester.dynamic_overlap import extend_until
+
+        def show(r: Any) -> None:
+            if watch and not json_output:
+                err.print(escape(r.describe()))
+
+        with _errors(client):
+            report = extend_until(project, client, policy, seconds=seconds, concurrency=concurrency, watch=watch,
+                                  poll=poll, timeout=limit, on_round=show)
+        if json_output:
+            out.print(json.dumps(report.to_json(), indent=2), markup=False)
+        else:
+            out.print(escape(report.describe()))
+            _list_failures(report.failed, "HITs")
+        if report.failed:
+            fail(f"{len(report.failed)} item{'s' if len(report.failed) != 1 else ''} could not be extended (the "
+                 "others are recorded); run the same command again to retry")
+        return
     with _errors(client):
         report = run_extend(project, client, assignments=assignments, seconds=seconds, hit_ids=hit or None,
                             concurrency=concurrency)
@@ -439,8 +484,11 @@ def export(
     seed: int = typer.Option(0, "--seed", help="The split's seed (same seed, same split)."),
     status_filter: Optional[list[str]] = typer.Option(
         None, "--status", help="Only assignments with this status (Submitted, Approved, Rejected; repeatable)."),
+    labels: bool = typer.Option(False, "--labels", help="One row per input item with its aggregated label, "
+                                                        "confidence and agreement (run `hitkit aggregate` first)."),
 ) -> None:
-    """Write the results from the ledger (run `hitkit collect` first for the newest)."""
+    """Write the results from the ledger (run `hitkit collect` first for the newest). When `hitkit aggregate` has
+    run, each assignment row also carries its item's aggregated label and confidence."""
     from hitkit.requester.collect import STATUSES, ResultsError
     from hitkit.requester.export import export as run_export
 
@@ -450,10 +498,37 @@ def export(
         for s in statuses:
             if s not in STATUSES:
                 raise ResultsError(f"--status: choose from {', '.join(STATUSES)}, not {s!r}")
-        written = run_export(project, fmt, output, split=split, seed=seed, statuses=statuses or None)
+        written = run_export(project, fmt, output, split=split, seed=seed, statuses=statuses or None,
+                             labels=labels)
+    what = "item" if labels else "assignment"
     for path, n in written:
         if str(path) != "-":
-            err.print(f"Wrote {n} assignment{'s' if n != 1 else ''} to {escape(str(path))}")
+            err.print(f"Wrote {n} {what}{'s' if n != 1 else ''} to {escape(str(path))}")
+
+
+def aggregate(
+    name: str = NameArg,
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="mv, wawa, zbs, ds, onecoin, glad, mace ... "
+                                                                      "(default: the robust default; see docs)."),
+    answer_field: Optional[str] = typer.Option(None, "--field", help="The answer field to aggregate (default: the "
+                                                                      "one label-like field)."),
+    json_output: bool = JsonOpt,
+) -> None:
+    """Combine each item's answers into one label with a confidence, and score each worker; stored in the ledger
+    (the newest run is what `hitkit export` and Project.labels() use). Run `hitkit collect` first."""
+    from hitkit.requester.aggregate import aggregate as run_aggregate
+
+    project = _project(name)
+    with _errors():
+        result = run_aggregate(project, method, answer_field)
+    if json_output:
+        out.print(json.dumps(result.to_json(), indent=2, default=str), markup=False)
+        return
+    out.print(escape(result.describe()))
+    low = result.skills.head(5)
+    if len(low):
+        out.print("Lowest worker skills: " + ", ".join(
+            f"{escape(str(r.worker_id))} {r.skill:.2f} ({r.answers} answers)" for r in low.itertuples()))
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -117,8 +117,9 @@ def choose_field(answer_dicts: list[dict[str, Any]], wanted: str | None) -> str:
             raise ResultsError(f"--field: no answer has a field `{wanted}` (fields in the answers: {known})")
         return wanted
     n = len(answer_dicts)
-    candidates = [k for k, values in seen.items()
-                  if present[k] >= 0.5 * n and 1 <= len(values) <= min(MAX_CATEGORIES, max(2, n // 2))]
+    scalar = [k for k in seen if present[k] >= 0.5 * n]
+    candidates = scalar if len(scalar) == 1 else [
+        k for k in scalar if len(seen[k]) <= min(MAX_CATEGORIES, max(2, n // 2))]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
