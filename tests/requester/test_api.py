@@ -87,3 +87,32 @@ def test_errors_are_one_line_results_errors(server, mturk, tmp_path):
 
     with pytest.raises(ProjectError, match="not a hitkit project"):
         hitkit.Project(tmp_path / "nothing")
+
+
+def test_dynamic_overlap_and_labels_from_python(server, requester, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", requester.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", requester.secret)
+    make_project(tmp_path, name="pets", assignments=2)
+    p = hitkit.Project(tmp_path / "pets", endpoint_url=server.url)
+    assert p.launch(pd.DataFrame({"text": ["cat", "dog"]})).complete
+    with p.folder.ledger.connect() as conn:
+        hit_ids = [r[0] for r in conn.exec_driver_sql("SELECT hit_id FROM hits ORDER BY row_index")]
+    w1, w2, w3 = (server.new_worker() for _ in range(3))
+    for h, a, b in zip(hit_ids, ["cat", "dog"], ["cat", "cat"]):
+        server.do_hit(w1, h, {"label": a})
+        server.do_hit(w2, h, {"label": b})
+    assert p.labels().empty and p.worker_skills().empty
+    r = p.extend_until(2, max_assignments=3)
+    assert (r.done, r.added) == (1, 1)
+    server.do_hit(w3, hit_ids[1], {"label": "dog"})
+    assert p.extend_until(2, max_assignments=3).done == 2
+
+    agg = p.aggregate("ds")
+    assert list(agg.labels["label"]) == ["cat", "dog"]
+    labels = p.labels()
+    assert list(labels.columns[:3]) == ["batch_id", "row_index", "Input.text"] and list(labels["label"]) == ["cat", "dog"]
+    assert set(p.worker_skills()["worker_id"]) == {w1.worker_id, w2.worker_id, w3.worker_id}
+    df = p.results()
+    assert df.groupby("Input.text")["Aggregated.label"].first().to_dict() == {"cat": "cat", "dog": "dog"}
+    [(path, n)] = p.export("csv", labels=True)
+    assert n == 2 and path.name == "labels.csv"
