@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "ZeroBasedSkill": "hitkit.analysis.aggregation.zero_based_skill",
     "DawidSkene": "hitkit.analysis.aggregation.dawid_skene",
     "OneCoinDawidSkene": "hitkit.analysis.aggregation.dawid_skene",
+    "HierarchicalDawidSkene": "hitkit.analysis.aggregation.hierarchical_dawid_skene",
     "GLAD": "hitkit.analysis.aggregation.glad",
     "MACE": "hitkit.analysis.aggregation.mace",
     "GoldAccuracy": "hitkit.analysis.agreement",

@@ -19,10 +19,14 @@ METHODS: dict[str, tuple[str, str]] = {
     "zbs": ("ZeroBasedSkill", "skill-weighted vote, skills fitted by gradient steps"),
     "ds": ("DawidSkene", "Dawid-Skene: a confusion matrix per worker, EM from majority vote"),
     "onecoin": ("OneCoinDawidSkene", "Dawid-Skene with one accuracy per worker"),
+    "hds": (
+        "HierarchicalDawidSkene",
+        "Dawid-Skene with each worker shrunk toward the crowd's confusion matrix (variational Bayes); the default",
+    ),
     "glad": ("GLAD", "worker ability and task difficulty"),
     "mace": ("MACE", "each worker either knows or spams, with a spamming strategy"),
 }
-DEFAULT_METHOD = "ds"
+DEFAULT_METHOD = "hds"  # robust where plain DS is not: sparse workers, class-prior collapse (docs/analysis.md)
 
 
 def method_names() -> list[str]:
