@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import tempfile
 import threading
 import time
@@ -21,8 +20,8 @@ import uvicorn
 from botocore.config import Config
 from sqlalchemy import create_engine, text
 
-from hitkit.server.app import create_app
 from hitkit.server.config import ServerConfig
+from hitkit.server.embedded import bootstrap, serve_in_thread
 from hitkit.server.domain import accounts, web_accounts
 from hitkit.server.store import db
 
@@ -165,23 +164,7 @@ def start_server(*, database: str | None = None, fee_schedule: str = "mturk", sw
     data_dir = Path(tmp.name)
     cfg = ServerConfig(data_dir=data_dir, database_url=fresh_database_url(data_dir, database), fee_schedule=fee_schedule,
                        sweep_interval=sweep_interval, allow_clock_control=True)
-    engine = db.make_engine(cfg.database_url)
-    db.upgrade(engine)
-    with engine.begin() as conn:
-        rid, creds = accounts.create_requester(conn, "default", time.time(), cfg.starting_balance_cents)
-        _, admin_token = accounts.create_admin(conn, "admin", time.time())
-    engine.dispose()
-    app = create_app(cfg)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY, as `server run`
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.time() + 15
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
-    return RunningServer(f"http://127.0.0.1:{port}", cfg, admin_token, Requester(rid, creds.aws_access_key_id, creds.aws_secret_access_key), server, thread, tmp)
+    boot = bootstrap(cfg)
+    running = serve_in_thread(cfg)
+    return RunningServer(running.url, cfg, boot.admin_token, Requester(boot.requester_id, boot.access_key, boot.secret),
+                         running.server, running.thread, tmp)
