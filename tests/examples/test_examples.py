@@ -1,0 +1,95 @@
+"""Every folder of examples/ run as a user would run it (its run.sh, from a copy of the folder) against a live hitkit
+server, with only the environment pointing it there; then the outcome checked through boto3 as the requester.
+
+The environment an example gets is what its README tells a user to export: AWS_ENDPOINT_URL_MTURK (the server),
+AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (a fresh requester's keys) and HITKIT_ADMIN_TOKEN (to make simulated
+workers). Everything else AWS-related is cleared, HOME is a temporary folder, and only 127.0.0.1 is reached."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture()
+def example_env(server, requester, tmp_path):  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HITKIT_"))}
+    env.update(
+        HOME=str(home),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        AWS_ENDPOINT_URL_MTURK=server.url,
+        AWS_ACCESS_KEY_ID=requester.access_key,
+        AWS_SECRET_ACCESS_KEY=requester.secret,
+        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        HITKIT_ADMIN_TOKEN=server.admin_token,
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def run_example(name: str, env: dict, tmp_path: Path, *args: str, timeout: float = 240) -> tuple[Path, str, float]:
+    """Copy examples/NAME to tmp_path and run its run.sh there; (folder, stdout, seconds). Fails on a non-zero exit
+    or on anything that looks like a traceback."""
+    folder = tmp_path / name
+    shutil.copytree(EXAMPLES / name, folder, ignore=shutil.ignore_patterns("work", "__pycache__", ".hitkit"))
+    start = time.monotonic()
+    proc = subprocess.run(["bash", str(folder / "run.sh"), *args], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    seconds = time.monotonic() - start
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{name}/run.sh exited {proc.returncode}:\n{output}"
+    assert "Traceback" not in output, output
+    print(f"{name}: {seconds:.1f} s\n{output}")
+    return folder, proc.stdout, seconds
+
+
+def bonuses(mturk, hit_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    return mturk.list_bonus_payments(HITId=hit_id, MaxResults=100)["BonusPayments"]
+
+
+def assignments(mturk, hit_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    return mturk.list_assignments_for_hit(HITId=hit_id, MaxResults=100)["Assignments"]
+
+
+# -- a. the MTurk Python tutorial ---------------------------------------------------------------------------------
+
+
+def test_mturk_python_tutorial(example_env, mturk, tmp_path):  # type: ignore[no-untyped-def]
+    folder = EXAMPLES / "mturk-python-tutorial"
+    for script in ("create_tasks.py", "get_results.py"):  # aimed at hitkit by the environment only
+        text = (folder / script).read_text()
+        assert not re.search(r"^\s*(import|from)\s+hitkit", text, re.M) and not re.search(r"^[^#]*endpoint_url", text, re.M), script
+
+    _, out, _ = run_example("mturk-python-tutorial", example_env, tmp_path)
+    assert "I have $10000.00 in my account" in out
+    hit_id = re.search(r"^HITID = (\w+) ", out, re.M).group(1)
+
+    hit = mturk.get_hit(HITId=hit_id)["HIT"]
+    assert hit["Title"].startswith("Is this Tweet happy") and hit["Reward"] == "0.15"
+    done: dict[str, list] = {"Approved": [], "Rejected": [], "Submitted": []}
+    for a in assignments(mturk, hit_id):
+        done[a["AssignmentStatus"]].append(a)
+    assert len(done["Approved"]) == 2 and len(done["Rejected"]) == 1, done
+    assert done["Rejected"][0]["RequesterFeedback"] == "The answer was left blank."
+    paid = bonuses(mturk, hit_id)
+    assert sorted(b["AssignmentId"] for b in paid) == sorted(a["AssignmentId"] for a in done["Approved"])
+    assert all(b["BonusAmount"] == "0.10" and b["Reason"] == "Thanks for a clear answer!" for b in paid)
+    # 3 x $0.15 reserved with 20 % fees, the rejected one given back, two $0.10 bonuses with fees
+    balance = Decimal(mturk.get_account_balance()["AvailableBalance"])
+    assert balance == Decimal("10000.00") - 2 * Decimal("0.18") - 2 * Decimal("0.12")
+    assert f"I have ${balance} left" in out
