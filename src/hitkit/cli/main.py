@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hitkit import __version__
-from hitkit.cli import crowd, launch_commands, server
+from hitkit.cli import crowd, demo_command, launch_commands, server
 from hitkit.cli.exec_command import exec_command
 from hitkit.cli import project_commands
 from hitkit.cli import results_commands
@@ -17,6 +17,7 @@ project_commands.register(app)
 app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(exec_command)
 app.command("launch")(launch_commands.launch)
 app.command("balance")(launch_commands.balance)
+app.command("demo")(demo_command.demo)
 results_commands.register(app)
 
 

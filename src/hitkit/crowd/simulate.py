@@ -49,8 +49,12 @@ class CrowdError(RuntimeError):
 
 class Crowd:
     def __init__(self, endpoint_url: str, workers: list[SimWorker], profile: Profile, *, seed: int = 0,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, advance_clock: Callable[[float], None] | None = None) -> None:
+        """`advance_clock(seconds)`, when given, stands in for sleeping through each worker's work time: a server
+        with clock control (`hitkit demo`) then records hours of simulated work in seconds. Workers take turns,
+        so the simulated time stays consistent."""
         self.http = httpx.Client(base_url=endpoint_url.rstrip("/"), timeout=timeout)
+        self.advance_clock = advance_clock
         self.workers = workers
         self.profile = profile
         self.seed = seed
@@ -115,7 +119,9 @@ class Crowd:
             return True
         answers = self.profile.answers(w.model, self._form(hit_id, details.get("Question")), rng)
         pause = w.model.seconds(rng)
-        if pause:
+        if pause and self.advance_clock is not None:
+            self.advance_clock(pause)
+        elif pause:
             time.sleep(pause)
         r = self._call(w, "POST", f"/api/worker/v1/assignments/{assignment_id}/submit", json={"answers": answers})
         if r.status_code != 200:
