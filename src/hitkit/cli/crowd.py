@@ -7,13 +7,16 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import httpx
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hitkit.crowd.models import ProfileError, WorkerModel, load_profile
-from hitkit.crowd.simulate import Crowd, CrowdError, SimWorker
+if TYPE_CHECKING:
+    from hitkit.crowd.models import WorkerModel
+
+# The crowd modules (and httpx) load inside the command: every other `hitkit` command starts faster without them.
 
 app = typer.Typer(no_args_is_help=True, help="Simulated crowds.")
 console = Console(stderr=True)
@@ -40,6 +43,10 @@ def _workers_from_data_dir(data_dir: Path, names: list[str], models: list[Worker
 
 
 def _workers_from_admin(url: str, token: str, names: list[str], models: list[WorkerModel]) -> list[tuple[str, str]]:
+    import httpx
+
+    from hitkit.crowd.simulate import CrowdError
+
     out = []
     for name, m in zip(names, models, strict=True):
         r = httpx.post(f"{url.rstrip('/')}/api/admin/v1/workers", headers={"Authorization": f"Bearer {token}"},
@@ -64,6 +71,11 @@ def simulate(
     max_assignments: Optional[int] = typer.Option(None, "--max-assignments", help="Stop after this many assignments."),
 ) -> None:
     """Workers find, accept and do HITs through the worker API until done (or for --duration)."""
+    import httpx
+
+    from hitkit.crowd.models import ProfileError, WorkerModel, load_profile
+    from hitkit.crowd.simulate import Crowd, CrowdError, SimWorker
+
     if (data_dir is None) == (admin_token is None):
         raise typer.BadParameter("give exactly one of --data-dir or --admin-token")
     if duration is None and not until_done and max_assignments is None:
