@@ -6,6 +6,11 @@ Rejected, every page) runs in a thread pool on one shared boto3 client; the answ
 An assignment row changes only when the endpoint says something new (status, times, feedback, answer), so
 `collect` twice in a row leaves the ledger byte-for-byte the same. A HIT whose MaxAssignments are all in the ledger
 with a final status (Approved or Rejected, with its time) is not asked again.
+
+When the project has `[[quality_control]]` rules, `collect` then evaluates them and applies their worker actions
+(soft and hard blocks, qualification values, extra assignments: each recorded before it is sent); their approve and
+reject decisions are left for `hitkit review` (see quality_control/engine.py). The outcome is in the report's
+`quality_control` and its describe().
 """
 
 from __future__ import annotations
@@ -154,6 +159,7 @@ class CollectReport:
     errors: list[str] = field(default_factory=list)  # per HIT: "HITId: Code: message"
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    quality_control: dict[str, Any] | None = None  # the rules' outcome (QCReport.to_json() + "summary" lines)
 
     @property
     def changed(self) -> bool:
@@ -162,8 +168,11 @@ class CollectReport:
     def describe(self) -> str:
         parts = [f"{self.new} new", f"{self.updated} updated", f"{self.unchanged} unchanged"]
         tail = f"; {len(self.errors)} HIT{'s' if len(self.errors) != 1 else ''} failed" if self.errors else ""
-        return (f"Collected {self.asked} of {self.hits} HITs ({self.skipped} already complete): assignments "
+        text = (f"Collected {self.asked} of {self.hits} HITs ({self.skipped} already complete): assignments "
                 f"{', '.join(parts)}{tail} in {self.seconds:.1f}s.")
+        if self.quality_control is not None:
+            text += "\n" + "\n".join(self.quality_control.get("summary", []))
+        return text
 
 
 def upsert_assignment(conn: Connection, values: dict[str, Any], existing: dict[str, Any] | None, now: float,
@@ -204,10 +213,11 @@ def final_counts(conn: Connection) -> dict[str, int]:
 
 
 def collect(project: Any, client: Any, *, concurrency: int = DEFAULT_CONCURRENCY, all_hits: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> CollectReport:
+            progress: Callable[[int, int], None] | None = None, quality_control: bool = True) -> CollectReport:
     """Bring every assignment of the project's HITs into the ledger (see the module docstring). `all_hits` asks
     about complete HITs too. Per-HIT endpoint errors are listed in the report; an unreachable endpoint raises
-    ResultsError. Safe to interrupt and re-run."""
+    ResultsError. Safe to interrupt and re-run. Then the project's quality-control rules' worker actions, unless
+    `quality_control` is False."""
     start = time.monotonic()
     report = CollectReport()
     engine = project.ledger
@@ -254,6 +264,12 @@ def collect(project: Any, client: Any, *, concurrency: int = DEFAULT_CONCURRENCY
         with engine.begin() as conn:
             record_event(conn, "collect", new=report.new, updated=report.updated, asked=report.asked,
                          errors=report.errors[:20])
+    if quality_control and getattr(project, "quality_control", ()):
+        from hitkit.requester.quality_control.engine import apply, evaluate
+
+        qc = apply(project, client, evaluate(project), decisions_too=False, concurrency=concurrency)
+        report.quality_control = {"summary": qc.describe(), **qc.to_json()}
+        report.warnings += [f"quality control: {f}" for f in qc.failed]
     return report
 
 

@@ -19,6 +19,15 @@ What is written when (see docs/launch.md):
 Errors: throttling, ServiceFault, 5xx and connection errors are retried with capped exponential backoff and jitter;
 insufficient funds stops the launch cleanly (in-flight calls finish and are recorded) and says how much is missing;
 any other error stops it and names the row.
+
+Gold (a project's `[gold]` table, see quality_control/gold.py): the batch also gets ceil(rate x rows) gold rows,
+numbered after the input's rows, chosen and placed among them by a generator seeded with the input's, the gold
+file's and the rate's content; they are written with the batch (in `rows` and `gold_rows`, same transaction), their
+HITs are created in that interleaved order, and the batch id depends on the gold too. So the same command resumes
+the same batch with the same gold in the same places.
+
+Quality control: the qualification types the project's rules grant (the soft block's, which the HITs require
+DoesNotExist, and set_qualification's) are created at launch when they do not exist yet (found by name on a re-run).
 """
 
 from __future__ import annotations
@@ -46,8 +55,10 @@ from hitkit.requester.costs import CostEstimate, estimate, split_assignments
 from hitkit.requester.endpoints import MTURK_URL
 from hitkit.requester.inputs import Input
 from hitkit.requester.ledger.store import record_event
-from hitkit.requester.ledger.tables import batches, hits, rows
+from hitkit.requester.ledger.tables import batches, gold_rows, hits, rows
 from hitkit.requester.project import Project
+from hitkit.requester.quality_control.gold import GoldItem
+from hitkit.requester.task_templates import TemplateError
 
 ANNOTATION_PREFIX = "hitkit:"
 TOKEN_RE = re.compile(r"hitkit:([0-9a-f]{16}-\d+-\d+)")
@@ -120,6 +131,7 @@ class LaunchReport:
     workers: int = 0
     elapsed: float = 0.0
     other_batches: list[str] = field(default_factory=list)  # earlier batches of the same input, other settings
+    gold_rows: int = 0  # gold rows mixed in (numbered after the input's rows)
 
     @property
     def complete(self) -> bool:
@@ -199,11 +211,13 @@ def annotation_for(token: str, user: str | None) -> str:
 
 
 def batch_id_for(project_name: str, input_sha256: str, *, assignments: int, max_per_hit: int, hit_type: dict,
-                 lifetime: int, annotation: str | None, endpoint: str) -> str:
-    """The same launch (same project, input, settings and endpoint) always gets the same id."""
+                 lifetime: int, annotation: str | None, endpoint: str, gold: dict | None = None) -> str:
+    """The same launch (same project, input, settings, gold and endpoint) always gets the same id."""
     material = {"project": project_name, "input_sha256": input_sha256, "assignments": assignments,
                 "max_assignments_per_hit": max_per_hit, "hit_type": hit_type, "lifetime": lifetime,
                 "annotation": annotation, "endpoint": endpoint}
+    if gold:  # only with gold, so that batches without gold keep the ids they always had
+        material["gold"] = gold
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -212,8 +226,10 @@ def token_for(batch_id: str, row: int, part: int) -> str:
 
 
 def resolve_custom_qualifications(client, project: Project) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """Ids of the custom qualification types the project names, by exact name among the caller's own types."""
+    """Ids of the custom qualification types the project names, by exact name among the caller's own types; the
+    ones the project's quality-control rules grant are created when missing."""
     ids: dict[str, str] = {}
+    owned = set(getattr(project, "owned_qualifications", ()))
     for i, q in enumerate(project.properties.custom):
         if q.name is None or q.name in ids:
             continue
@@ -225,6 +241,11 @@ def resolve_custom_qualifications(client, project: Project) -> dict[str, str]:  
             if not page.get("NextToken") or not page.get("QualificationTypes"):
                 break
             params["NextToken"] = page["NextToken"]
+        if not found and q.name in owned:
+            from hitkit.requester.quality_control.engine import qualification_type_id
+
+            ids[q.name] = qualification_type_id(client, q.name)  # type: ignore[assignment]
+            continue
         if not found:
             raise LaunchError(f"qualifications.custom[{i}]: no qualification type named {q.name!r} is yours on "
                               f"{client.meta.endpoint_url} (create it first, or give its id)")
@@ -242,8 +263,11 @@ def _hit_time(value: Any) -> float | None:
 class _Launcher:
     def __init__(self, project: Project, client, data: Input, questions: list[str], *, assignments: int,  # type: ignore[no-untyped-def]
                  max_per_hit: int, workers: int, retry: RetryPolicy,
-                 progress: Callable[[int, int], None] | None, confirm: Callable[[LaunchPlan], bool] | None) -> None:
+                 progress: Callable[[int, int], None] | None, confirm: Callable[[LaunchPlan], bool] | None,
+                 gold: list[GoldItem] | None = None, order: list[int] | None = None) -> None:
         self.project, self.client, self.data, self.questions = project, client, data, questions
+        self.gold = gold or []  # rows len(data.rows)+1, +2, ...
+        self.order = order or list(range(1, len(data.rows) + 1))  # every row number, in the order HITs are created
         self.props = project.properties
         self.assignments, self.max_per_hit = assignments, max_per_hit
         self.workers, self.retry, self.progress, self.confirm = workers, retry, progress, confirm
@@ -355,10 +379,11 @@ class _Launcher:
         hit_type = self.props.create_hit_type_params(custom_ids, masters_id=masters_id)
         batch_id = batch_id_for(self.project.name, self.data.sha256, assignments=self.assignments,
                                 max_per_hit=self.max_per_hit, hit_type=hit_type, lifetime=self.props.lifetime,
-                                annotation=self.props.annotation, endpoint=self.endpoint)
+                                annotation=self.props.annotation, endpoint=self.endpoint,
+                                gold=self.project.gold.identity() if self.gold and self.project.gold else None)
         parts = split_assignments(self.assignments, self.max_per_hit)
         intents = [_Intent(token_for(batch_id, row, part), row, part, size)
-                   for row in range(1, len(self.data.rows) + 1) for part, size in enumerate(parts)]
+                   for row in self.order for part, size in enumerate(parts)]
         return batch_id, hit_type, intents
 
     def write_intents(self, batch_id: str, hit_type: dict, intents: list[_Intent]) -> bool:
@@ -369,16 +394,22 @@ class _Launcher:
             now = time.time()
             conn.execute(insert(batches).values(
                 id=batch_id, created_at=now, input_name=self.data.name, input_sha256=self.data.sha256,
-                rows=len(self.data.rows), assignments_per_row=self.assignments, max_assignments_per_hit=self.max_per_hit,
+                rows=len(self.data.rows) + len(self.gold), assignments_per_row=self.assignments, max_assignments_per_hit=self.max_per_hit,
                 hit_type_id=None, endpoint=self.endpoint, reward_cents=self.props.reward_cents,
                 properties=json.dumps(hit_type, sort_keys=True)))
             conn.execute(insert(rows), [
                 {"batch_id": batch_id, "row_index": i, "data": json.dumps(r, ensure_ascii=False, default=str)}
-                for i, r in enumerate(self.data.rows, start=1)])
+                for i, r in enumerate([*self.data.rows, *(g.data for g in self.gold)], start=1)])
+            if self.gold:
+                first = len(self.data.rows) + 1
+                conn.execute(insert(gold_rows), [
+                    {"batch_id": batch_id, "row_index": first + j, "expected": json.dumps(g.expected, sort_keys=True),
+                     "feedback": g.feedback} for j, g in enumerate(self.gold)])
             conn.execute(insert(hits), [
                 {"token": h.token, "batch_id": batch_id, "row_index": h.row, "part": h.part,
                  "max_assignments": h.max_assignments, "state": "intended"} for h in intents])
-            record_event(conn, "launch.intents", batch=batch_id, rows=len(self.data.rows), hits=len(intents))
+            record_event(conn, "launch.intents", batch=batch_id, rows=len(self.data.rows), gold=len(self.gold),
+                         hits=len(intents))
         return True
 
     def pending(self, batch_id: str, intents: list[_Intent]) -> tuple[list[_Intent], float | None]:
@@ -434,7 +465,7 @@ class _Launcher:
                               f"{describe_error(e)}") from e
         pending, batch_created = self.pending(batch_id, intents)
         report = LaunchReport(batch_id, self.endpoint, None, len(self.data.rows), len(intents),
-                              other_batches=self.other_batches(batch_id), workers=self.workers)
+                              other_batches=self.other_batches(batch_id), workers=self.workers, gold_rows=len(self.gold))
         if batch_created is not None and pending and time.time() - batch_created > RELISTING_AGE:
             try:
                 pending = self.reconcile_by_listing(pending)
@@ -595,11 +626,25 @@ def launch_batch(project: Project, client, data: Input, *, assignments: int | No
     if not data.rows:
         raise LaunchError(f"{data.name} has no rows")
     questions = project.render_rows(data)
+    gold: list[GoldItem] = []
+    order: list[int] | None = None
+    if getattr(project, "gold", None) is not None:
+        gold, order = project.gold.mix(len(data.rows), data.sha256)
+        problems = []
+        for j, item in enumerate(gold):
+            try:
+                questions.append(project.render(item.data, len(data.rows) + 1 + j))
+            except TemplateError as e:
+                problems.append(f"gold row {item.number} of {project.gold.path.name}: {e}")
+        if problems:
+            raise TemplateError(f"{len(problems)} gold row{'s' if len(problems) > 1 else ''} cannot be rendered; "
+                                "nothing was posted:\n  " + "\n  ".join(dict.fromkeys(problems)))
     max_per_hit = min(max_assignments_per_hit or assignments, assignments)
     pool = getattr(getattr(client.meta, "config", None), "max_pool_connections", None) or workers
     workers = max(1, min(workers, pool))
     launcher = _Launcher(project, client, data, questions, assignments=assignments, max_per_hit=max_per_hit,
-                         workers=workers, retry=retry or RetryPolicy(), progress=progress, confirm=confirm)
+                         workers=workers, retry=retry or RetryPolicy(), progress=progress, confirm=confirm,
+                         gold=gold, order=order)
     return launcher.run()
 
 

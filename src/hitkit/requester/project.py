@@ -5,10 +5,20 @@ before anything is posted.
     [template]
     file = "template.html"      # default; the kind is guessed from the content when not given
     kind = "jinja"              # jinja | mturk | simple-amt | html-question | external-question | question-form
+
+    [gold]                      # gold (honeypot) items mixed into each batch: see quality_control/gold.py
+    file = "gold.csv"
+    rate = 0.1
+
+    [[quality_control]]         # rules: see quality_control/rules.py and docs/quality-control.md
+    collector = "golden_set"
+    when = "accuracy < 0.7 and total >= 4"
+    action = "soft_block"
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +28,9 @@ from sqlalchemy import Engine
 
 from hitkit.requester.inputs import Input
 from hitkit.requester.ledger.store import open_ledger
-from hitkit.requester.properties import HitProperties, PropertiesError, parse_properties
+from hitkit.requester.properties import CustomQualification, HitProperties, PropertiesError, parse_properties
+from hitkit.requester.quality_control.gold import Gold, parse_gold
+from hitkit.requester.quality_control.rules import QualityControlError, Rule, parse_rules
 from hitkit.requester.task_templates import TaskTemplate, TemplateError, load_template
 
 CONFIG_FILE = "hitkit.toml"
@@ -35,6 +47,8 @@ class Project:
     config: dict[str, Any]
     properties: HitProperties
     template: TaskTemplate
+    quality_control: tuple[Rule, ...] = ()
+    gold: Gold | None = None
     _ledger: Engine | None = field(default=None, repr=False)
 
     @property
@@ -56,6 +70,11 @@ class Project:
             properties = parse_properties(config, source=str(config_path))
         except PropertiesError as e:
             raise ProjectError(str(e)) from None
+        rules, gold = _quality_control(config, root, str(config_path))
+        blocks = block_qualifications(rules, root.name)
+        if blocks:  # soft blocks: the project's HITs require that the worker does not have the block qualification
+            properties = dataclasses.replace(properties, custom=properties.custom + tuple(
+                CustomQualification("DoesNotExist", name=b, actions_guarded="DiscoverPreviewAndAccept") for b in blocks))
         settings = config.get("template", {})
         if not isinstance(settings, dict):
             raise ProjectError(f"{config_path}: template: expected a table with file and kind")
@@ -63,7 +82,16 @@ class Project:
             template = load_template(root / settings.get("file", "template.html"), settings.get("kind"))
         except TemplateError as e:
             raise ProjectError(str(e)) from None
-        return cls(root, config, properties, template)
+        return cls(root, config, properties, template, rules, gold)
+
+    @property
+    def owned_qualifications(self) -> tuple[str, ...]:
+        """Names of the qualification types the project's rules grant (created when missing, at launch or when a
+        rule first acts)."""
+        names = list(block_qualifications(self.quality_control, self.name))
+        names += [a.qualification for r in self.quality_control for a in r.actions
+                  if a.kind == "set_qualification" and a.qualification]
+        return tuple(dict.fromkeys(names))
 
     @property
     def ledger_path(self) -> Path:
@@ -106,3 +134,37 @@ class Project:
         if self._ledger is not None:
             self._ledger.dispose()
             self._ledger = None
+
+
+def block_qualifications(rules: tuple[Rule, ...], project_name: str) -> tuple[str, ...]:
+    """The qualification types the rules' soft blocks grant (default: "<project> blocked")."""
+    names = [a.qualification or f"{project_name} blocked" for r in rules for a in r.actions if a.kind == "soft_block"]
+    return tuple(dict.fromkeys(names))
+
+
+def _quality_control(config: dict[str, Any], root: Path, source: str) -> tuple[tuple[Rule, ...], Gold | None]:
+    """The `[gold]` table and the `[[quality_control]]` rules, checked together (every problem at once)."""
+    problems: list[str] = []
+    gold = parse_gold(config, root, problems)
+    try:
+        rules = parse_rules(config.get("quality_control"), source)
+    except QualityControlError as e:
+        problems += e.problems
+        rules = ()
+    out = []
+    for rule in rules:
+        if rule.collector == "golden_set" and gold is None and "gold" not in config:
+            problems.append(f"quality_control[{rule.index}].collector: golden_set needs gold items: add a [gold] table "
+                            "(file, rate)")
+        if rule.collector == "majority_vote" and rule.field is None:
+            fields = gold.fields if gold is not None else ()
+            if len(fields) != 1:
+                problems.append(f"quality_control[{rule.index}].field: say which answer field majority_vote compares "
+                                "(field = \"label\")")
+                continue
+            rule = dataclasses.replace(rule, field=fields[0])
+        out.append(rule)
+    if problems:
+        raise ProjectError(f"{source}: {problems[0]}" if len(problems) == 1 else
+                           f"{source} has {len(problems)} problems:\n  " + "\n  ".join(problems))
+    return tuple(out), gold

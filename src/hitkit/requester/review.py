@@ -11,6 +11,12 @@ endpoint already approved or rejected (auto-approval, another tool) is recorded 
 Rules are Python callables (`module:function` or `path/to/file.py:function` on the command line) called with a
 `Result` (a dict of the parsed answers with `.input`, `.worker_id`, `.work_time` ...), or small expressions such
 as `answers["label"] != ""`, which are parsed and interpreted here, never passed to eval (see `compile_rule`).
+
+Quality control: when the project has `[[quality_control]]` rules, their approve / reject decisions join the plan
+(source `qc: <rule>`; ids, a CSV and `--rule` win over them, they win over `--approve-all`), and `apply_review` also
+applies the rules' worker actions (blocks, qualifications, extra assignments) that are not applied yet. A worker who
+answered a gold item wrongly gets the item's feedback as the RequesterFeedback of that assignment's approval, or
+after the rejection's own feedback.
 """
 
 from __future__ import annotations
@@ -96,16 +102,17 @@ NAMES = ("answers", "input", "worker_id", "assignment_id", "hit_id", "work_time"
 MAX_TEXT = 100_000
 
 
-def _check(node: ast.AST, source: str) -> None:
+def _check(node: ast.AST, source: str, names: Iterable[str] = NAMES) -> None:
     """Refuse anything outside the rule language before running it."""
+    names = tuple(names)
     allowed = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.BinOp,
                ast.Compare, ast.IfExp, ast.Subscript, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple, ast.Set,
                ast.Call, ast.Attribute, ast.Slice, *BINOPS, *CMPOPS)
     for n in ast.walk(node):
         if not isinstance(n, allowed):
             raise RuleError(f"rule {source!r}: {type(n).__name__} is not allowed in a rule expression")
-        if isinstance(n, ast.Name) and n.id not in NAMES and n.id not in FUNCTIONS and n.id not in ("True", "False", "None"):
-            raise RuleError(f"rule {source!r}: unknown name {n.id!r} (use {', '.join(NAMES)})")
+        if isinstance(n, ast.Name) and n.id not in names and n.id not in FUNCTIONS and n.id not in ("True", "False", "None"):
+            raise RuleError(f"rule {source!r}: unknown name {n.id!r} (use {', '.join(names)})")
         if isinstance(n, ast.Attribute) and (n.attr.startswith("_") or not any(n.attr in m for m in METHODS.values())):
             raise RuleError(f"rule {source!r}: .{n.attr} is not allowed")
         if isinstance(n, ast.Call):
@@ -225,6 +232,41 @@ def compile_rule(source: str) -> Callable[[Result], Any]:
     return rule
 
 
+def unknown_names(source: str, names: Iterable[str]) -> list[str]:
+    """The names an expression uses that are neither in `names` nor rule functions (in order of appearance);
+    a SyntaxError for text that is not an expression."""
+    tree = ast.parse(source.strip(), mode="eval")
+    known = set(names) | set(FUNCTIONS) | {"True", "False", "None"}
+    out: list[str] = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and n.id not in known and n.id not in out:
+            out.append(n.id)
+    return out
+
+
+def compile_condition(source: str, names: Iterable[str]) -> Callable[[dict[str, Any]], Any]:
+    """An expression in the rule language (see `compile_rule`) over the given `names`, as a function of a dict of
+    their values. Used by quality-control conditions (`accuracy < 0.7 and total >= 4`); never eval."""
+    names = tuple(names)
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as e:
+        raise RuleError(f"{source!r} is not a valid expression: {e.msg}") from None
+    _check(tree, source, names)
+
+    def condition(values: dict[str, Any]) -> Any:
+        env = {**FUNCTIONS, **{k: values.get(k) for k in names}}
+        try:
+            return _Interpreter(env).run(tree)
+        except RuleError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, AttributeError, re.error) as e:
+            raise RuleError(f"{type(e).__name__}: {e}") from None
+
+    condition.__doc__ = source
+    return condition
+
+
 CALLABLE_SPEC = re.compile(r"^(?:[A-Za-z_][\w.]*|.+\.py):[A-Za-z_]\w*$")
 
 
@@ -277,7 +319,7 @@ class Decision:
     hit_id: str
     action: str  # approve | reject
     feedback: str | None = None
-    source: str = ""  # all | rule | csv | ids | earlier run
+    source: str = ""  # all | qc: <rule> | rule | csv | ids | earlier run
 
 
 @dataclass
@@ -286,6 +328,7 @@ class ReviewPlan:
     resumed: list[Decision] = field(default_factory=list)  # written by an earlier run, not yet applied
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (assignment id, why nothing happens)
     undecided: int = 0  # Submitted assignments this plan leaves alone
+    quality_control: Any = None  # the project's rules' QCPlan, when it has rules
 
     @property
     def todo(self) -> list[Decision]:
@@ -300,6 +343,8 @@ class ReviewPlan:
                + (f" ({len(self.resumed)} decided by an earlier run, not yet applied)" if self.resumed else "")
                + (f"; {self.undecided} submitted assignment{'s' if self.undecided != 1 else ''} left for later"
                   if self.undecided else "") + "."]
+        if self.quality_control is not None:
+            out[0] += "\n" + "\n".join(self.quality_control.describe())
         return out
 
 
@@ -377,15 +422,17 @@ def _outcome(value: Any, feedback_on_reject: str | None) -> tuple[str, str | Non
 def plan_review(project: Any, *, approve_all: bool = False, rule: str | Callable[[Result], Any] | None = None,
                 reject_failing: str | None = None, csv_path: str | Path | None = None,
                 approve: Iterable[str] | None = None, reject: Iterable[str] | None = None,
-                feedback: str | None = None, approve_feedback: str | None = None) -> ReviewPlan:
+                feedback: str | None = None, approve_feedback: str | None = None,
+                quality_control: bool = True) -> ReviewPlan:
     """Decide, from the ledger, what review would do (nothing is sent or written). Sources:
     `approve_all`; `rule` (True -> approve; False -> reject with `reject_failing` feedback if given, else left
     alone; a rule may also return "approve"/"reject"/None or (action, feedback)); `csv_path`; `approve` ids;
     `reject` ids with `feedback`. Later sources win over earlier ones for the same assignment (ids over csv over
-    rule over all)."""
+    rule over the project's quality-control rules over all)."""
     approve = list(approve or [])
     reject = list(reject or [])
-    if not (approve_all or rule is not None or csv_path is not None or approve or reject):
+    rules = tuple(getattr(project, "quality_control", ())) if quality_control else ()
+    if not (approve_all or rule is not None or csv_path is not None or approve or reject or rules):
         raise ResultsError("Say what to review: --approve-all, --rule, --csv FILE, --approve ID... or --reject ID...")
     if reject:
         feedback = _validate_feedback(feedback, "--feedback", True)
@@ -398,6 +445,11 @@ def plan_review(project: Any, *, approve_all: bool = False, rule: str | Callable
         earlier = {r.assignment_id: r for r in conn.execute(select(decisions))}
     plan = ReviewPlan()
     chosen: dict[str, Decision] = {}
+    qc_plan = None
+    if rules:
+        from hitkit.requester.quality_control.engine import evaluate
+
+        qc_plan = plan.quality_control = evaluate(project, rules)
 
     def choose(aid: str, action: str, fb: str | None, source: str) -> None:
         r = results.get(aid)
@@ -420,6 +472,8 @@ def plan_review(project: Any, *, approve_all: bool = False, rule: str | Callable
     if approve_all:
         for r in submitted:
             choose(r.assignment_id, "approve", approve_feedback, "all")
+    for q in qc_plan.decisions if qc_plan is not None else ():
+        choose(q.assignment_id, q.action, q.feedback, f"qc: {q.rule}")
     if fn is not None:
         for r in submitted:
             try:
@@ -448,9 +502,28 @@ def plan_review(project: Any, *, approve_all: bool = False, rule: str | Callable
             plan.resumed.append(Decision(aid, r.worker_id if r else "", r.hit_id if r else "", d.action, d.feedback,
                                          "earlier run"))
     plan.decisions = list(chosen.values())
+    gold_feedback_for(project, plan.decisions)
     decided = {d.assignment_id for d in plan.todo}
     plan.undecided = sum(1 for r in submitted if r.assignment_id not in decided)
     return plan
+
+
+def gold_feedback_for(project: Any, decisions_: list[Decision]) -> None:
+    """Give each decision on a wrongly answered gold item that item's feedback: as the approval's feedback when it
+    has none, after the rejection's own."""
+    with project.ledger.connect() as conn:
+        from hitkit.requester.ledger.tables import gold_rows
+
+        if conn.execute(select(gold_rows.c.batch_id).limit(1)).first() is None:
+            return
+        from hitkit.requester.quality_control.engine import gold_mistakes
+
+        mistakes = gold_mistakes(conn)
+    for d in decisions_:
+        fb = mistakes.get(d.assignment_id)
+        if not fb or (d.feedback and fb in d.feedback):
+            continue
+        d.feedback = (f"{d.feedback} {fb}" if d.feedback else fb)[:MAX_FEEDBACK]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -465,6 +538,7 @@ class ReviewReport:
     already: list[tuple[str, str]] = field(default_factory=list)  # (assignment id, status on the endpoint)
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    quality_control: Any = None  # QCReport: the rules' worker actions applied with the decisions
 
     def describe(self) -> str:
         parts = [f"Approved {self.approved}, rejected {self.rejected}"]
@@ -472,7 +546,10 @@ class ReviewReport:
             parts.append(f"{len(self.already)} already decided on the endpoint (recorded as it says)")
         if self.failed:
             parts.append(f"{len(self.failed)} failed (re-run to retry)")
-        return "; ".join(parts) + f" in {self.seconds:.1f}s."
+        text = "; ".join(parts) + f" in {self.seconds:.1f}s."
+        if self.quality_control is not None:
+            text += "\n" + self.quality_control.describe()[0]
+        return text
 
 
 def _send(client: Any, d: Decision) -> dict | None:
@@ -548,6 +625,13 @@ def apply_review(project: Any, client: Any, plan: ReviewPlan, *, concurrency: in
                     requester_feedback=d.feedback, collected_at=t))
         if progress:
             progress(finished, len(pending))
+    qc_plan = plan.quality_control
+    if qc_plan is not None and qc_plan.todo:
+        from hitkit.requester.quality_control.engine import QCPlan, apply
+
+        worker_only = QCPlan(qc_plan.rules, qc_plan.workers, qc_plan.firings, [], qc_plan.actions, qc_plan.resumed)
+        report.quality_control = apply(project, client, worker_only, decisions_too=False, concurrency=concurrency)
+        report.failed += report.quality_control.failed
     report.seconds = time.monotonic() - start
     return report
 
