@@ -7,6 +7,7 @@ workers). Everything else AWS-related is cleared, HOME is a temporary folder, an
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -43,7 +44,7 @@ def example_env(server, requester, tmp_path):  # type: ignore[no-untyped-def]
 
 
 def run_example(name: str, env: dict, tmp_path: Path, *args: str, timeout: float = 240) -> tuple[Path, str, float]:
-    """Copy examples/NAME to tmp_path and run its run.sh there; (folder, stdout, seconds). Fails on a non-zero exit
+    """Copy examples/NAME to tmp_path and run its run.sh there; (folder, stdout + stderr, seconds). Fails on a non-zero exit
     or on anything that looks like a traceback."""
     folder = tmp_path / name
     shutil.copytree(EXAMPLES / name, folder, ignore=shutil.ignore_patterns("work", "__pycache__", ".hitkit"))
@@ -55,7 +56,7 @@ def run_example(name: str, env: dict, tmp_path: Path, *args: str, timeout: float
     assert proc.returncode == 0, f"{name}/run.sh exited {proc.returncode}:\n{output}"
     assert "Traceback" not in output, output
     print(f"{name}: {seconds:.1f} s\n{output}")
-    return folder, proc.stdout, seconds
+    return folder, output, seconds
 
 
 def bonuses(mturk, hit_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -93,3 +94,55 @@ def test_mturk_python_tutorial(example_env, mturk, tmp_path):  # type: ignore[no
     balance = Decimal(mturk.get_account_balance()["AvailableBalance"])
     assert balance == Decimal("10000.00") - 2 * Decimal("0.18") - 2 * Decimal("0.12")
     assert f"I have ${balance} left" in out
+
+
+# -- b. simple-amt: hitkit import + hitkit verbs, and simple-amt-style scripts under hitkit exec --------------------
+
+
+@pytest.mark.slow  # ~15-30 s: a dozen hitkit and Python processes
+def test_simple_amt(example_env, mturk, tmp_path):  # type: ignore[no-untyped-def]
+    here = EXAMPLES / "simple-amt"
+    # the example's helper is hitkit's copy of simpleamt.html, the one `hitkit import` renders with
+    assert (here / "hit_templates/simpleamt.html").read_text() == \
+        (Path(__file__).resolve().parents[2] / "src/hitkit/templates/simpleamt.html").read_text()
+    for script in ("simpleamt.py", "launch_hits.py", "get_results.py", "approve_hits.py"):
+        assert not re.search(r"^\s*(import|from)\s+hitkit", (here / script).read_text(), re.M), script
+
+    folder, out, _ = run_example("simple-amt", example_env, tmp_path, timeout=300)
+    work = folder / "work"
+    assert (work / "shape-sentence/hitkit.toml").exists()
+    rows = [json.loads(line) for line in (work / "shape-sentence/results.jsonl").read_text().splitlines()]
+    exec_hits = (work / "hit_ids.txt").read_text().split()
+    assert len(exec_hits) == 4 and len(rows) == 8
+
+    # 1. launched by `hitkit launch`, reviewed by the rule: two-word sentences rejected with the feedback
+    part1 = {r["HITId"] for r in rows}
+    assert len(part1) == 4 and not part1 & set(exec_hits)
+    statuses = {}
+    for hit_id in part1:
+        hit = mturk.get_hit(HITId=hit_id)["HIT"]
+        assert hit["Title"] == "Describe a shape in one sentence" and hit["MaxAssignments"] == 2
+        assert hit["QualificationRequirements"][0]["LocaleValues"] == [{"Country": "US"}, {"Country": "CA"}]
+        for a in assignments(mturk, hit_id):
+            statuses[a["AssignmentId"]] = a
+    assert len(statuses) == 8
+    for r in rows:
+        a = statuses[r["AssignmentId"]]
+        assert r["AssignmentStatus"] == a["AssignmentStatus"]
+        if len(r["Answer.sentence"].split()) >= 3:
+            assert a["AssignmentStatus"] == "Approved" and r["ApprovalTime"]
+            assert r["Answer.sentence"] == f"A {r['Input.shape']} drawn in {r['Input.color']}."
+        else:
+            assert a["AssignmentStatus"] == "Rejected" and a["RequesterFeedback"].startswith("Please write a whole")
+    assert {a["AssignmentStatus"] for a in statuses.values()} == {"Approved", "Rejected"}
+    assert (work / "shape-sentence/results.csv").read_text().startswith('"HITId","HITTypeId"')
+
+    # 2. launched by launch_hits.py under hitkit exec (its sandbox URL redirected), results and approvals likewise
+    assert "hitkit exec: MTurk client for https://mturk-requester-sandbox.us-east-1.amazonaws.com" in out
+    results = [json.loads(line) for line in (work / "results.txt").read_text().splitlines()]
+    assert len(results) == 8 and {r["hit_id"] for r in results} == set(exec_hits)
+    assert all(r["output"]["sentence"] for r in results)
+    for hit_id in exec_hits:
+        hit = mturk.get_hit(HITId=hit_id)["HIT"]
+        assert "<script type='text/json' id='input'>" in hit["Question"]
+        assert [a["AssignmentStatus"] for a in assignments(mturk, hit_id)] == ["Approved", "Approved"]
