@@ -309,3 +309,77 @@ def test_returns_from_notifications(server, mturk, tmp_path):
     assert report.applied == {"hard_block": 1}
     blocks = mturk.list_worker_blocks(MaxResults=100)["WorkerBlocks"]
     assert {"WorkerId": w.worker_id, "Reason": "Too many returns."} in blocks
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Gold at launch: the same input, gold file and rate give the same batch with the same gold in the same places
+# ---------------------------------------------------------------------------------------------------------------
+
+
+GOLD_CSV = "text,expected.label,feedback\n" + "".join(f"gold {i},yes,Item {i} is a yes.\n" for i in range(4))
+
+
+def gold_launch_project(root: Path) -> Project:
+    folder = write_project(root, '\n[gold]\nfile = "gold.csv"\nrate = 0.2\n', gold_csv=GOLD_CSV)
+    return Project.load(folder)
+
+
+def ledger_layout(project: Project) -> tuple:
+    from hitkit.requester.ledger.tables import batches, hits, rows
+
+    with project.ledger.connect() as conn:
+        batch = conn.execute(select(batches.c.id, batches.c.rows)).all()
+        gold = [(g.row_index, g.expected, g.feedback) for g in conn.execute(select(gold_rows).order_by(gold_rows.c.row_index))]
+        data = [(r.row_index, r.data) for r in conn.execute(select(rows).order_by(rows.c.row_index))]
+        created = [h.row_index for h in conn.execute(select(hits.c.row_index).order_by(hits.c.created_at, hits.c.token))]
+    return batch, gold, data, created
+
+
+class StopAfter:
+    """A boto3 client whose CreateHITWithHITType fails (a permanent error) after `n` HITs: a launch cut short."""
+
+    def __init__(self, client, n: int) -> None:  # type: ignore[no-untyped-def]
+        self._client, self._left = client, n
+        self.meta = client.meta
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._client, name)
+
+    def create_hit_with_hit_type(self, **kw):  # type: ignore[no-untyped-def]
+        from botocore.exceptions import ClientError
+
+        if self._left <= 0:
+            raise ClientError({"Error": {"Code": "RequestError", "Message": "stopped by the test"}}, "CreateHITWithHITType")
+        self._left -= 1
+        return self._client.create_hit_with_hit_type(**kw)
+
+
+def test_gold_is_mixed_in_stably_and_a_cut_launch_resumes(server, mturk, tmp_path):
+    from hitkit.requester.inputs import read_input
+    from hitkit.requester.launch import launch_batch
+    from tests.requester.test_collect import rows_frame
+
+    data = [{"text": f"row {i}"} for i in range(12)]
+    first = gold_launch_project(tmp_path / "a")
+    cut = launch_batch(first, StopAfter(mturk, 5), read_input(rows_frame(data)), workers=1)
+    assert cut.stopped == "error" and cut.remaining == 15 - 5 and cut.gold_rows == 3  # ceil(0.2 x 12)
+    done = launch_batch(first, mturk, read_input(rows_frame(data)), workers=1)
+    assert done.complete and done.batch_id == cut.batch_id and done.created_now == 10
+    again = launch_batch(first, mturk, read_input(rows_frame(data)), workers=1)
+    assert again.complete and again.created_now == 0 and again.batch_id == cut.batch_id
+    batch, gold, rows, created = ledger_layout(first)
+    assert batch == [(cut.batch_id, 15)] and [g[0] for g in gold] == [13, 14, 15]
+    assert {json.loads(d)["text"] for i, d in rows if i > 12} <= {f"gold {i}" for i in range(4)}
+    assert sorted(created) == list(range(1, 16)) and created != sorted(created)  # gold HITs among the rows
+    annotations = [h["RequesterAnnotation"] for h in mturk.list_hits(MaxResults=100)["HITs"]]
+    assert len(annotations) == len(set(annotations)) == 15  # one HIT per row, none twice
+
+    # Another project folder with the same name, files and input (a fresh ledger) mixes the same gold the same way.
+    second = gold_launch_project(tmp_path / "b")
+    other = launch_batch(second, server.client(server.new_requester()), read_input(rows_frame(data)), workers=1)
+    assert other.batch_id == cut.batch_id
+    assert ledger_layout(second)[1:] == ledger_layout(first)[1:]
+    # A different rate is a different batch.
+    (second.root / "hitkit.toml").write_text((second.root / "hitkit.toml").read_text().replace("0.2", "0.5"))
+    changed = launch_batch(Project.load(second.root), mturk, read_input(rows_frame(data)), workers=1)
+    assert changed.batch_id != cut.batch_id and changed.gold_rows == 6

@@ -104,6 +104,7 @@ class LaunchPlan:
     cost: CostEstimate  # of the HITs still to create
     balance_cents: int  # available, as GetAccountBalance said
     resumed: bool  # the batch was started before
+    gold_rows: int = 0  # of `rows`, the gold rows mixed in (the project's [gold])
 
     @property
     def shortfall_cents(self) -> int:
@@ -480,8 +481,9 @@ class _Launcher:
             report.balance_cents = self.balance_cents()
         except (ClientError, BotoConnectionError, HTTPClientError) as e:
             raise LaunchError(f"GetAccountBalance failed, nothing was created: {describe_error(e)}") from e
-        plan = LaunchPlan(batch_id, self.endpoint, len(self.data.rows), len(intents), report.already_created,
-                          len(pending), cost, report.balance_cents, batch_created is not None)
+        plan = LaunchPlan(batch_id, self.endpoint, len(self.data.rows) + len(self.gold), len(intents),
+                          report.already_created, len(pending), cost, report.balance_cents, batch_created is not None,
+                          len(self.gold))
         if pending and self.confirm is not None and not self.confirm(plan):
             report.remaining, report.stopped, report.message = len(pending), "declined", "nothing was created"
             return report
