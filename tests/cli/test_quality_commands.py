@@ -55,3 +55,31 @@ def test_qc_without_rules_is_one_error_line(env, tmp_path):  # noqa: F811
                   gold_csv="text,expected.label\na,b\n")
     line = one_line_error(cli("qc", "other/qc-task", "--dry-run", "--no-collect", check=False, url=env.url))
     assert "quality_control[0].when: unknown name `acuracy`" in line
+
+
+def test_the_docs_name_real_commands_and_options():
+    import re
+    from pathlib import Path
+
+    import typer
+
+    from hitkit.cli.main import app
+
+    root = typer.main.get_command(app)
+    text = (Path(__file__).parents[2] / "docs" / "quality-control.md").read_text()
+    seen = 0
+    for line in re.findall(r"`(hitkit [^`]+)`", text):
+        words = line.split()
+        cmd = root
+        for w in words[1:]:
+            sub = getattr(cmd, "commands", {}).get(w)
+            if sub is None:
+                break
+            cmd = sub
+        assert cmd is not root, line
+        options = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+        for w in words:
+            if w.startswith("--"):
+                assert w.split("=")[0] in options, f"{line}: no option {w}"
+        seen += 1
+    assert seen >= 5
