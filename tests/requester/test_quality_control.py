@@ -383,3 +383,57 @@ def test_gold_is_mixed_in_stably_and_a_cut_launch_resumes(server, mturk, tmp_pat
     (second.root / "hitkit.toml").write_text((second.root / "hitkit.toml").read_text().replace("0.2", "0.5"))
     changed = launch_batch(Project.load(second.root), mturk, read_input(rows_frame(data)), workers=1)
     assert changed.batch_id != cut.batch_id and changed.gold_rows == 6
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Collectors over synthetic answers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def answer(aid: str, worker: str, row: int, label: str, *, t: float, work: float = 30.0, gold: str | None = None,
+           status: str = "Submitted", reward: int = 10):  # type: ignore[no-untyped-def]
+    from hitkit.requester.quality_control.engine import Answer
+
+    return Answer(aid, worker, f"H{row}", "b", row, status, t - work, t, {"label": label}, reward, None,
+                  {"label": gold} if gold else None)
+
+
+def test_collectors_figures():
+    from types import SimpleNamespace
+
+    from hitkit.requester.quality_control.engine import Figures
+
+    now = 1_000_000.0
+    answers = [
+        answer("a1", "w1", 1, "x", t=now - 10, work=2), answer("a2", "w2", 1, "x", t=now - 9),
+        answer("a3", "w3", 1, "y", t=now - 8), answer("a4", "w1", 2, "y", t=now - 2 * 86400, work=3),
+        answer("a5", "w2", 2, "z", t=now - 7), answer("a6", "w3", 2, "z", t=now - 6),
+        answer("g1", "w1", 3, "no", t=now - 5, gold="yes"), answer("g2", "w2", 3, "yes", t=now - 4, gold="yes"),
+        answer("a7", "w1", 4, "q", t=now - 3, status="Rejected"),
+    ]
+    events = [SimpleNamespace(kind="returned", worker_id="w1", time=now - 1),
+              SimpleNamespace(kind="returned", worker_id="w1", time=now - 3 * 86400)]
+    paid = [SimpleNamespace(worker_id="w2", paid_at=now - 100, amount_cents=50)]
+    fig = Figures(answers, events, paid, now)
+
+    def rule(collector: str, **kw):  # type: ignore[no-untyped-def]
+        return Rule(collector, "total >= 0", ["hard_block"], **kw)
+
+    assert fig.for_rule(rule("fast_submissions", seconds=5), "w1") == {
+        "total": 4, "fast": 2, "fast_rate": 0.5, "median_seconds": 16.5, "submitted": 4}
+    assert fig.for_rule(rule("golden_set"), "w1")["accuracy"] == 0.0
+    assert fig.for_rule(rule("golden_set"), "w2")["correct"] == 1
+    assert fig.for_rule(rule("golden_set"), "w3") is None  # no gold answered: not judged
+    # Leave one out: on row 1 (x, x, y) w3 is judged against x (wrong) while w1 and w2 each face a tie (x, y);
+    # on row 2 (y, z, z) w1's y is wrong against z, and w2 and w3 face a tie (y, z). Rows with < 3 answers: skipped.
+    mv = rule("majority_vote", field="label", min_answers=3)
+    assert fig.for_rule(mv, "w1") == {"total": 1, "correct": 0, "incorrect": 1, "accuracy": 0.0,
+                                      "incorrect_rate": 1.0, "submitted": 4}
+    assert fig.for_rule(mv, "w2") is None
+    assert fig.for_rule(mv, "w3") == {"total": 1, "correct": 0, "incorrect": 1, "accuracy": 0.0,
+                                      "incorrect_rate": 1.0, "submitted": 2}
+    assert fig.for_rule(rule("returns"), "w1") == {"total": 2, "in_row": 1, "last_day": 1, "submitted": 4}
+    assert fig.for_rule(rule("abandons"), "w1") is None
+    assert fig.for_rule(rule("assignments_per_day"), "w1") == {"total": 4, "count": 3, "submitted": 4}
+    assert fig.for_rule(rule("earnings_per_day"), "w1")["earnings"] == 0.2  # the rejected one does not count
+    assert fig.for_rule(rule("earnings_per_day"), "w2")["earnings"] == 0.8  # 3 x $0.10 + a $0.50 bonus

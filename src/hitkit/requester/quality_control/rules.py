@@ -125,7 +125,7 @@ class Rule:
             object.__setattr__(self, "name", f"rule {self.index}")
         problems = self.problems()
         if problems:
-            raise QualityControlError([f"quality_control[{self.index}].{k}: {p}" for k, p in problems], "rule")
+            raise QualityControlError([f"quality_control[{self.index}].{k}: {p}" for k, p in problems], "Rule")
 
     # ----------------------------------------------------------------------------------------------------------
 
