@@ -183,3 +183,15 @@ def test_compatibility_marks_every_behaviour_as_documented_or_our_rule() -> None
         if not kind.startswith(("documented", "hitkit's rule")):
             unmarked.append(line)
     assert not unmarked, "say `documented ...` or `hitkit's rule ...` in the last column of:\n" + "\n".join(unmarked)
+
+
+def test_docstrings_become_markdown() -> None:
+    doc = (
+        "A *model*: $p_k = \\pi_{kk}$ and [x] <y>.\n\nRules:\n- first\n  continued\n- second\n\n"
+        "Args:\n    n_iter: how many.\n    tol: when to stop.\n\nExamples:\n    >>> 1 + 1\n    2"
+    )
+    md = reference.docstring_to_markdown(doc)
+    assert "A \\*model\\*: `$p_k = \\pi_{kk}$` and \\[x\\] &lt;y&gt;." in md
+    assert "Rules:\n\n- first\ncontinued\n- second" in md
+    assert "**Args:**\n\n- `n_iter`: how many.\n- `tol`: when to stop." in md
+    assert "**Examples:**\n\n```pycon\n>>> 1 + 1\n2\n```" in md

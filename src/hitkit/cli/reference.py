@@ -67,6 +67,7 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+\.) ")
 _SECTION = re.compile(r"^(Args|Arguments|Parameters|Attributes|Returns|Raises|Yields|Examples?|Notes?|References):\s*$")
 
 
@@ -89,10 +90,21 @@ def docstring_to_markdown(doc: str) -> str:
             flush()
             i += 1
             continue
-        if line.startswith((" ", "\t")):
+        indent = len(line) - len(line.lstrip(" "))
+        if _LIST_ITEM.match(line):
+            if para and not _LIST_ITEM.match(para[0]):
+                flush()
+            para.append(line)
+            i += 1
+            continue
+        if 0 < indent < 4 and para:  # a list item's (or a paragraph's) continuation line
+            para.append(line.strip())
+            i += 1
+            continue
+        if indent >= 4 or line.startswith("\t"):
             flush()
             block: list[str] = []
-            while i < len(lines) and (lines[i].startswith((" ", "\t")) or not lines[i].strip()):
+            while i < len(lines) and (lines[i].startswith(("    ", "\t")) or not lines[i].strip()):
                 block.append(lines[i])
                 i += 1
             while block and not block[-1].strip():
