@@ -390,7 +390,7 @@ def api_reference() -> str:
         "## hitkit.Project",
         "",
     ]
-    if _doc(api_module):
+    if "module docstring" in _own_doc(project) and _doc(api_module):
         out += [docstring_to_markdown(_doc(api_module)), ""]
     out += ["```python", signature(project, "hitkit.Project"), "```"]
     if _own_doc(project):
@@ -412,9 +412,9 @@ def api_reference() -> str:
         out.append(f"| [{_code(name)}](#{name.lower()}) | {_code(module)} |")
     for module in sorted(by_module):
         out += ["", f"### {module}", ""]
-        mod_doc = _doc(importlib.import_module(module))
-        if mod_doc:
-            out += [docstring_to_markdown(mod_doc)]
+        # A module's docstring is shown when one of its public names points the reader to it.
+        if any("module docstring" in _own_doc(obj) for _n, obj in by_module[module]):
+            out += [docstring_to_markdown(_doc(importlib.import_module(module)))]
         for name, obj in by_module[module]:
             out += ["", f"#### {name}", ""]
             shown = f"hitkit.analysis.{name}"
