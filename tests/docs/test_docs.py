@@ -195,3 +195,15 @@ def test_docstrings_become_markdown() -> None:
     assert "Rules:\n\n- first\ncontinued\n- second" in md
     assert "**Args:**\n\n- `n_iter`: how many.\n- `tol`: when to stop." in md
     assert "**Examples:**\n\n```pycon\n>>> 1 + 1\n2\n```" in md
+
+
+def test_regenerate_command_writes_and_checks(tmp_path: Path) -> None:
+    run = lambda *args: subprocess.run([sys.executable, "-m", "hitkit.cli.reference", "--docs-dir", str(tmp_path), *args],  # noqa: E731
+                                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run().returncode == 0
+    assert (tmp_path / reference.CLI_PAGE).read_text(encoding="utf-8") == reference.cli_reference()
+    assert run("--check").returncode == 0
+    (tmp_path / reference.CLI_PAGE).write_text("# stale\n", encoding="utf-8")
+    stale = run("--check")
+    assert stale.returncode == 1
+    assert reference.CLI_PAGE in stale.stderr and reference.REGENERATE in stale.stderr
