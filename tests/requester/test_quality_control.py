@@ -437,3 +437,29 @@ def test_collectors_figures():
     assert fig.for_rule(rule("assignments_per_day"), "w1") == {"total": 4, "count": 3, "submitted": 4}
     assert fig.for_rule(rule("earnings_per_day"), "w1")["earnings"] == 0.2  # the rejected one does not count
     assert fig.for_rule(rule("earnings_per_day"), "w2")["earnings"] == 0.8  # 3 x $0.10 + a $0.50 bonus
+
+
+CELL = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(
+    lambda s: s.strip() != "")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CELL, CELL, st.one_of(st.none(), CELL)), min_size=1, max_size=8))
+def test_gold_files_round_trip(tmp_path_factory, items):
+    import csv
+    import io
+
+    from hitkit.requester.quality_control.gold import parse_gold
+
+    root = tmp_path_factory.mktemp("gold")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["text", "expected.label", "feedback"])
+    writer.writerows([(t, label, fb or "") for t, label, fb in items])
+    (root / "gold.csv").write_text(buf.getvalue(), encoding="utf-8")
+    problems: list[str] = []
+    gold = parse_gold({"gold": {"file": "gold.csv", "rate": 0.5}}, root, problems)
+    assert problems == [] and gold is not None
+    assert [(i.data["text"], i.expected["label"], i.feedback) for i in gold.items] == [
+        (t, label.strip(), fb.strip() if fb and fb.strip() else None) for t, label, fb in items]
+    assert all(is_correct({"label": label}, i.expected) for (_, label, _), i in zip(items, gold.items, strict=True))
