@@ -1,5 +1,5 @@
-"""End to end against a live server: a project with gold at rate 0.25 and two rules (accuracy on gold, agreement with
-the majority) launched to a simulated crowd of 20 workers, 4 of them spammers, with `collect` (which applies the
+"""End to end against a live server: a project with gold at rate 0.25 and three rules (accuracy on gold and agreement
+with the majority soft-block, a reject for review) launched to a simulated crowd of 20 workers, 4 of them spammers, with `collect` (which applies the
 rules' worker actions) after every 20 assignments. Every spammer is soft-blocked within its first 20 assignments,
 no good worker is, and DawidSkene beats MajorityVote on the answers collected."""
 
@@ -57,10 +57,11 @@ action = ["soft_block", "add_assignments"]
 
 [[quality_control]]
 name = "reject spam"
-collector = "golden_set"
-when = "total >= 3 and accuracy < 0.4"
+collector = "majority_vote"
+field = "label"
+when = "total >= 8 and accuracy < 0.3"
 action = "reject"
-feedback = "Too many control items were answered wrongly."
+feedback = "Most of your answers disagreed with everyone else's."
 """
 
 TEMPLATE = """<!DOCTYPE html><html><body>
@@ -132,6 +133,18 @@ def test_spammers_are_blocked_early_and_ds_beats_mv(server, mturk, tmp_path):
     for w in spammers:
         before = [t for t in done_by[w] if t <= blocks[w]["applied_at"]]
         assert len(before) <= 20 and len(done_by[w]) <= 20, (w, len(before), len(done_by[w]))
+    # On the endpoint: the spammers hold the block qualification the HIT type requires DoesNotExist; no one else does.
+    block_type = {a["target"] for a in blocks.values()}
+    assert len(block_type) == 1
+    (block_type_id,) = block_type
+    holders = {q["WorkerId"] for q in mturk.list_workers_with_qualification_type(
+        QualificationTypeId=block_type_id, MaxResults=100)["Qualifications"]}
+    assert holders == spammers
+    # The reject rule's decisions wait for `hitkit review`, and concern spammers only.
+    from hitkit.requester.review import plan_review
+
+    plan = plan_review(project)
+    assert plan.count("reject") > 0 and {d.worker_id for d in plan.decisions} <= spammers
     # The spammers' non-gold HITs got an extra assignment each (once per worker and HIT), done by good workers.
     added = [a for a in actions if a["action"] == "add_assignments"]
     assert added and {a["worker_id"] for a in added} <= spammers
