@@ -1,7 +1,8 @@
-"""End to end against a live server: a project with gold at rate 0.25 and three rules (accuracy on gold and agreement
-with the majority soft-block, a reject for review) launched to a simulated crowd of 20 workers, 4 of them spammers, with `collect` (which applies the
-rules' worker actions) after every 20 assignments. Every spammer is soft-blocked within its first 20 assignments,
-no good worker is, and DawidSkene beats MajorityVote on the answers collected."""
+"""End to end against a live server: a project with gold at rate 0.25 and three rules (accuracy on gold and
+agreement with the majority soft-block, a reject waits for review), launched to a simulated crowd of 20 workers, 4 of
+them spammers, with `collect` (which applies the rules' worker actions) after every 20 assignments. Every spammer is
+soft-blocked within its first 20 assignments, no good worker is, and DawidSkene beats MajorityVote on the answers
+collected."""
 
 from __future__ import annotations
 
