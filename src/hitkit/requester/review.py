@@ -344,7 +344,7 @@ class ReviewPlan:
                + (f"; {self.undecided} submitted assignment{'s' if self.undecided != 1 else ''} left for later"
                   if self.undecided else "") + "."]
         if self.quality_control is not None:
-            out[0] += "\n" + "\n".join(self.quality_control.describe())
+            out[0] += "\n" + "\n".join(self.quality_control.describe(only_new=True, limit=20))
         return out
 
 

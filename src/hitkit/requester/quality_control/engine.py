@@ -317,12 +317,20 @@ class QCPlan:
                 f"worker{'s' if self.workers != 1 else ''}, {caught} caught")
         return head + (": would " + ", ".join(parts) if parts else "; nothing new to do") + "."
 
-    def describe(self) -> list[str]:
-        """One line of summary, then one per worker caught and why."""
+    def describe(self, *, only_new: bool = False, limit: int | None = None) -> list[str]:
+        """One line of summary, then one per worker caught and why (`only_new`: those with something new to do;
+        `limit`: at most that many, then a count of the rest)."""
         out = [self.summary()]
-        for f in self.firings:
+        shown = [f for f in self.firings if f.actions or not only_new]
+        if limit is not None and len(shown) > limit:
+            rest, shown = len(shown) - limit, shown[:limit]
+        else:
+            rest = 0
+        for f in shown:
             what = ", ".join(f.actions) if f.actions else "nothing new (" + ", ".join(f.done) + ")" if f.done else "nothing new"
             out.append(f"  {f.worker_id}: {f.why()} -> {what}")
+        if rest:
+            out.append(f"  ... and {rest} more")
         out += [f"  failed: {e}" for e in self.errors]
         return out
 
@@ -463,8 +471,11 @@ class QCReport:
                     "`hitkit review`"
         if self.failed:
             line += f"; {len(self.failed)} failed (re-run to retry)"
-        return [line + "."] + [f"  {f.worker_id}: {f.why()}" + (f" -> {', '.join(f.actions)}" if f.actions else "")
-                               for f in self.plan.firings if f.actions] + [f"  failed: {x}" for x in self.failed]
+        acted = [f for f in self.plan.firings if f.actions]
+        lines = [f"  {f.worker_id}: {f.why()} -> {', '.join(f.actions)}" for f in acted[:20]]
+        if len(acted) > 20:
+            lines.append(f"  ... and {len(acted) - 20} more")
+        return [line + "."] + lines + [f"  failed: {x}" for x in self.failed[:20]]
 
     def to_json(self) -> dict[str, Any]:
         return {"applied": self.applied, "approved": self.approved, "rejected": self.rejected, "failed": self.failed,
