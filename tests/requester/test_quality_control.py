@@ -262,6 +262,8 @@ def test_soft_block_is_required_by_the_hit_type_and_actions_apply_once(server, m
     assert "Quality control:" in plan.describe()[0]
     plan = plan_review(project, approve_all=True)
     assert plan.count("approve") == 3 and plan.count("reject") == 3
+    only = plan_review(project, approve=[next(iter(rejects))])  # a targeted review decides just that one
+    assert [(d.action, d.source) for d in only.decisions] == [("approve", "ids")] and only.quality_control is None
 
 
 def test_pending_actions_are_resumed_and_qc_applies_decisions(server, mturk, qc_project, monkeypatch):

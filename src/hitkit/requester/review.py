@@ -13,7 +13,8 @@ Rules are Python callables (`module:function` or `path/to/file.py:function` on t
 as `answers["label"] != ""`, which are parsed and interpreted here, never passed to eval (see `compile_rule`).
 
 Quality control: when the project has `[[quality_control]]` rules, their approve / reject decisions join the plan
-(source `qc: <rule>`; ids, a CSV and `--rule` win over them, they win over `--approve-all`), and `apply_review` also
+(source `qc: <rule>`; ids, a CSV and `--rule` win over them, they win over `--approve-all`; a review of given
+ids or a CSV alone decides just those, without the rules), and `apply_review` also
 applies the rules' worker actions (blocks, qualifications, extra assignments) that are not applied yet. A worker who
 answered a gold item wrongly gets the item's feedback as the RequesterFeedback of that assignment's approval, or
 after the rejection's own feedback.
@@ -432,6 +433,9 @@ def plan_review(project: Any, *, approve_all: bool = False, rule: str | Callable
     approve = list(approve or [])
     reject = list(reject or [])
     rules = tuple(getattr(project, "quality_control", ())) if quality_control else ()
+    targeted = (csv_path is not None or approve or reject) and not approve_all and rule is None
+    if targeted:  # a review of given assignments decides just those
+        rules = ()
     if not (approve_all or rule is not None or csv_path is not None or approve or reject or rules):
         raise ResultsError("Say what to review: --approve-all, --rule, --csv FILE, --approve ID... or --reject ID...")
     if reject:
