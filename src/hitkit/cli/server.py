@@ -18,19 +18,21 @@ from sqlalchemy.exc import OperationalError
 from hitkit.mturk.fees import CurrencyError, format_cents, parse_currency
 from hitkit.server.aws_profile import PROFILE, write_profile
 from hitkit.server.config import DEFAULT_PORT, ServerConfig, load_config
-from hitkit.server.domain import accounts, web_accounts
+from hitkit.server.domain import accounts, staff_accounts, web_accounts
 from hitkit.server.domain.ledger import balances, deposit
 from hitkit.server.store import db
-from hitkit.server.store.tables import access_keys, requesters, workers
+from hitkit.server.store.tables import access_keys, admins, requesters, staff_logins, workers
 
 app = typer.Typer(no_args_is_help=True, help="Run and administer a hitkit marketplace server.")
 requester_app = typer.Typer(no_args_is_help=True, help="Requester accounts.")
 worker_app = typer.Typer(no_args_is_help=True, help="Worker accounts.")
 funds_app = typer.Typer(no_args_is_help=True, help="Requester funds.")
+admin_app = typer.Typer(no_args_is_help=True, help="Admin accounts (the admin API's tokens and /admin/ logins).")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(requester_app, name="requester")
 app.add_typer(worker_app, name="worker")
 app.add_typer(funds_app, name="funds")
+app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
 
 console = Console(stderr=True)
@@ -188,23 +190,115 @@ def _quiet_exit_server():  # type: ignore[no-untyped-def]
 
 @requester_app.command("create")
 def requester_create(
-    name: str, data_dir: Optional[Path] = DataDir, json_out: bool = typer.Option(False, "--json")
+    name: str, data_dir: Optional[Path] = DataDir, json_out: bool = typer.Option(False, "--json"),
+    username: Optional[str] = typer.Option(None, help="Also give the requester a console login (/console/) with this username."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the console password from stdin (with --username)."),
 ) -> None:
-    """Create a requester with API credentials and the starting balance."""
+    """Create a requester with API credentials and the starting balance (and, with --username, a console login)."""
     cfg = load_config(data_dir)
     engine = _engine(cfg)
+    password_hash = _password_hash(username, password_stdin)
     try:
         with engine.begin() as conn:
             requester_id, creds = accounts.create_requester(conn, name, time.time(), cfg.starting_balance_cents)
+            if username:
+                staff_accounts.set_staff_login(conn, "requester", requester_id, username, password_hash, time.time())
     except accounts.AccountError as e:
         fail(str(e))
     out = {"requester_id": requester_id, "name": name, "aws_access_key_id": creds.aws_access_key_id,
-           "aws_secret_access_key": creds.aws_secret_access_key}
+           "aws_secret_access_key": creds.aws_secret_access_key, "username": username.lower() if username else None}
     if json_out:
         _print_json(out)
     else:
         console.print(f"requester [bold]{name}[/bold] ({requester_id})")
         console.print(f"aws_access_key_id = {creds.aws_access_key_id}\naws_secret_access_key = {creds.aws_secret_access_key}")
+        if username:
+            console.print(f"console login: {username.lower()} at /console/login")
+
+
+@requester_app.command("password")
+def requester_password(
+    requester: str = typer.Argument(..., help="Requester name, id or access key id."),
+    username: str = typer.Option(..., help="The username to sign in to the console with."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Set (or reset) a requester's console login; its other console sessions end."""
+    engine = _engine(load_config(data_dir))
+    password_hash = _password_hash(username, password_stdin)
+    try:
+        with engine.begin() as conn:
+            row = accounts.find_requester(conn, requester)
+            stored = staff_accounts.set_staff_login(conn, "requester", row.id, username, password_hash, time.time())
+    except accounts.AccountError as e:
+        fail(str(e))
+    console.print(f"requester {row.name} signs in to /console/ as [bold]{stored}[/bold]")
+
+
+@admin_app.command("create")
+def admin_create(
+    name: str = typer.Argument(..., help="The admin's name (for your records)."),
+    username: Optional[str] = typer.Option(None, help="A login for /admin/ with this username."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin (with --username)."),
+    data_dir: Optional[Path] = DataDir,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create an admin with a bearer token for the admin API (and, with --username, a login for /admin/)."""
+    engine = _engine(load_config(data_dir))
+    password_hash = _password_hash(username, password_stdin)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(select(admins.c.id).where(admins.c.name == name)).first():
+                fail(f"An admin named {name!r} already exists.")
+            admin_id, token = accounts.create_admin(conn, name, time.time())
+            if username:
+                staff_accounts.set_staff_login(conn, "admin", admin_id, username, password_hash, time.time())
+    except accounts.AccountError as e:
+        fail(str(e))
+    if json_out:
+        _print_json({"admin_id": admin_id, "name": name, "token": token, "username": username.lower() if username else None})
+    else:
+        console.print(f"admin [bold]{name}[/bold] ({admin_id})\ntoken: {token}  (shown once)")
+        if username:
+            console.print(f"admin login: {username.lower()} at /admin/login")
+
+
+@admin_app.command("password")
+def admin_password(
+    admin: str = typer.Argument(..., help="The admin's name or id."),
+    username: str = typer.Option(..., help="The username to sign in to /admin/ with."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Set (or reset) an admin's web login; its other admin sessions end."""
+    engine = _engine(load_config(data_dir))
+    password_hash = _password_hash(username, password_stdin)
+    try:
+        with engine.begin() as conn:
+            row = conn.execute(select(admins).where((admins.c.name == admin) | (admins.c.id == admin))).first()
+            if row is None:
+                fail(f"No admin is named {admin!r} (give its name or id; `hitkit server admin list` shows them).")
+            stored = staff_accounts.set_staff_login(conn, "admin", row.id, username, password_hash, time.time())
+    except accounts.AccountError as e:
+        fail(str(e))
+    console.print(f"admin {row.name} signs in to /admin/ as [bold]{stored}[/bold]")
+
+
+@admin_app.command("list")
+def admin_list(data_dir: Optional[Path] = DataDir, json_out: bool = typer.Option(False, "--json")) -> None:
+    """The admins, with their web login usernames."""
+    engine = _engine(load_config(data_dir))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(admins.c.id, admins.c.name, staff_logins.c.username)
+            .select_from(admins.outerjoin(staff_logins, (staff_logins.c.subject_id == admins.c.id) & (staff_logins.c.role == "admin")))
+            .order_by(admins.c.created_at)
+        ).all()
+    if json_out:
+        _print_json({"admins": [{"admin_id": r.id, "name": r.name, "username": r.username} for r in rows]})
+        return
+    for r in rows:
+        typer.echo(f"{r.id}  {r.name}  {r.username or '(no web login)'}")
 
 
 @funds_app.command("add")

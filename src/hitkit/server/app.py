@@ -25,7 +25,7 @@ from hitkit.server.notification_delivery import deliver_pending
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.db import current_revision, head_revision, make_engine
 from hitkit.server.web import account_pages, admin_api, external_submit, invitation_api, marketplace_pages, task_content, worker_api
-from hitkit.server.web import site, worker_home_pages
+from hitkit.server.web import admin_pages, console_pages, site, worker_home_pages
 from hitkit.server.web.worker_api import error_response
 from hitkit.server.api.dispatch import encode
 
@@ -110,6 +110,9 @@ async def _background(app: Starlette) -> None:
             try:
                 offset = await runtime.transaction(admin_api.load_offset, read_only=True)
                 runtime.clock.set_offset(offset)
+                schedule = await runtime.transaction(admin_pages.load_fee_schedule, read_only=True)
+                if schedule is not None:  # the admin's choice on /admin/settings, shared by every process
+                    runtime.config.fee_schedule = schedule
                 report = await runtime.run(
                     lambda: sweep(runtime.service.in_transaction, runtime.clock.now(), runtime.config.fee_schedule)
                 )
@@ -167,6 +170,8 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
         Route("/api/", root_info, methods=["GET"]),
         *admin_api.routes,
         *invitation_api.routes,
+        *console_pages.routes,
+        *admin_pages.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error})
     app.state.runtime = runtime

@@ -376,3 +376,42 @@ worker_skips = Table(
     Column("hit_id", String(64), primary_key=True),
     Column("created_at", Float, nullable=False),
 )
+
+# ---- the requester console and administration (migration 0003) ----
+
+# Web logins of requesters and admins: `role` is requester or admin, `subject_id` the requester (R...) or admin
+# (M...) id. A username is unique within its role; the password is an argon2id hash.
+staff_logins = Table(
+    "staff_logins",
+    metadata,
+    Column("role", String(16), primary_key=True),
+    Column("subject_id", String(64), primary_key=True),
+    Column("username", String(64), nullable=False),  # stored lower-cased
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("role", "username", name="uq_staff_logins_username"),
+)
+
+# Console and admin browser sessions (cookies `hitkit_console` and `hitkit_admin`); only the id's hash is kept.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("subject_id", String(64), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+# Failed sign-ins, for rate limiting every login form (worker, console, admin) across server processes.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Seq(),
+    Column("form", String(16), nullable=False),  # worker | requester | admin
+    Column("username", String(64), nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_login_failures_username", "username", "created_at"),
+    Index("ix_login_failures_ip", "ip", "created_at"),
+)

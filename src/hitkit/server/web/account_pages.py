@@ -2,7 +2,8 @@
 allows open sign-up) and `/p/{code}` (participant links for studies: a worker identity bound to a cookie).
 
 Every login starts a new session id (the visitor's old cookie is never promoted), and a failed login says
-only that the username or password is wrong, after the same argon2 work either way.
+only that the username or password is wrong, after the same argon2 work either way. Failed logins are rate
+limited per username and per client address (`domain/login_limits.py`, shared with the console and admin).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hitkit.server.domain.accounts import AccountError
+from hitkit.server.domain.login_limits import WINDOW, clear_failures, login_blocked, record_failure
 from hitkit.server.domain.web_accounts import (
     LOGIN_SESSION_SECONDS, PARTICIPANT_SESSION_SECONDS, active_link, check_password_rules, check_username_rules,
     create_worker_login, end_session, hash_password, invitation_problem, join_as_participant, login_record,
     open_signup, password_matches, start_session, use_invitation,
 )
 from hitkit.server.runtime import Runtime
+from hitkit.server.web.staff import client_ip
 from hitkit.server.web.site import (
     SESSION_COOKIE, PageError, Visitor, field_text, page_route, read_form, redirect, render, set_cookie, visitor,
 )
@@ -53,10 +56,15 @@ async def login(runtime: Runtime, request: Request) -> Response:
     v = await _visitor(runtime, request)
     form = await read_form(request, v)
     username, password = field_text(form, "username", limit=64).strip(), field_text(form, "password", limit=2048)
+    nxt = _local_next(field_text(form, "next"))
+    ip, now = client_ip(request), runtime.clock.now()
+    if await runtime.transaction(lambda conn: login_blocked(conn, "worker", username, ip, now), read_only=True):
+        return render(request, v, "login.html", status=429, username=username, next=nxt,
+                      error=f"Too many failed sign-ins. Wait {WINDOW // 60} minutes and try again.")
     record = await runtime.transaction(lambda conn: login_record(conn, username), read_only=True) if username else None
     ok = await runtime.run(lambda: password_matches(record.password_hash if record else None, password))
-    nxt = _local_next(field_text(form, "next"))
     if not ok or record is None:
+        await runtime.transaction(lambda conn: record_failure(conn, "worker", username, ip, now))
         signup = await runtime.transaction(open_signup, read_only=True)
         return render(request, v, "login.html", status=401, error="The username or password is wrong.",
                       username=username, next=nxt, open_signup=signup)
@@ -64,6 +72,7 @@ async def login(runtime: Runtime, request: Request) -> Response:
         return render(request, v, "login.html", status=403, error="This account is deactivated.", username=username, next=nxt)
 
     def work(conn: Connection) -> str:
+        clear_failures(conn, "worker", username)
         if v.session is not None:
             end_session(conn, request.cookies[SESSION_COOKIE])
         return start_session(conn, record.worker_id, "login", runtime.clock.now())
