@@ -190,7 +190,9 @@ def _quiet_exit_server():  # type: ignore[no-untyped-def]
 
 @requester_app.command("create")
 def requester_create(
-    name: str, data_dir: Optional[Path] = DataDir, json_out: bool = typer.Option(False, "--json"),
+    name: str = typer.Argument(..., help="The requester's name (unique)."),
+    data_dir: Optional[Path] = DataDir,
+    json_out: bool = typer.Option(False, "--json", help="Print the credentials as JSON."),
     username: Optional[str] = typer.Option(None, help="Also give the requester a console login (/console/) with this username."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the console password from stdin (with --username)."),
 ) -> None:
@@ -241,7 +243,7 @@ def admin_create(
     username: Optional[str] = typer.Option(None, help="A login for /admin/ with this username."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin (with --username)."),
     data_dir: Optional[Path] = DataDir,
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = typer.Option(False, "--json", help="Print the admin id and token as JSON."),
 ) -> None:
     """Create an admin with a bearer token for the admin API (and, with --username, a login for /admin/)."""
     engine = _engine(load_config(data_dir))
@@ -285,7 +287,9 @@ def admin_password(
 
 
 @admin_app.command("list")
-def admin_list(data_dir: Optional[Path] = DataDir, json_out: bool = typer.Option(False, "--json")) -> None:
+def admin_list(
+    data_dir: Optional[Path] = DataDir, json_out: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
     """The admins, with their web login usernames."""
     engine = _engine(load_config(data_dir))
     with engine.connect() as conn:
@@ -327,13 +331,13 @@ def funds_add(
 
 @worker_app.command("create")
 def worker_create(
-    name: str,
+    name: str = typer.Argument(..., help="The worker's name (for your records; not unique)."),
     data_dir: Optional[Path] = DataDir,
     country: Optional[str] = typer.Option("US", help="ISO 3166 country (Worker_Locale)."),
     subdivision: Optional[str] = typer.Option(None, help="ISO 3166-2 subdivision, e.g. CA."),
     adult: bool = typer.Option(False, "--adult", help="Worker_Adult = 1."),
     masters: bool = typer.Option(False, "--masters", help="Holds the Masters qualification."),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = typer.Option(False, "--json", help="Print the WorkerId and token as JSON."),
     username: Optional[str] = typer.Option(None, help="Also give the worker a web login with this username."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the web password from stdin (with --username)."),
 ) -> None:
@@ -404,7 +408,7 @@ def invite(
     expires_days: float = typer.Option(7, "--expires-days", help="Days until the link expires (0: never)."),
     note: Optional[str] = typer.Option(None, help="A note for your records (who the link is for)."),
     base_url: Optional[str] = BaseUrl,
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = typer.Option(False, "--json", help="Print the link and its details as JSON."),
 ) -> None:
     """Make an invitation link for new workers (the code is shown once)."""
     cfg = load_config(data_dir)
@@ -432,7 +436,7 @@ def participant_link(
     completion_code: Optional[str] = typer.Option(None, "--completion-code", help="A code shown after submitting (or 'auto')."),
     data_dir: Optional[Path] = DataDir,
     base_url: Optional[str] = BaseUrl,
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = typer.Option(False, "--json", help="Print the link and its details as JSON."),
 ) -> None:
     """Make a recruitment link for a study: whoever opens it does the HIT type without an account."""
     cfg = load_config(data_dir)
