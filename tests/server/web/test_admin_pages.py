@@ -70,8 +70,15 @@ def test_create_requester_refusals(server, adm):
     assert r.status_code == 400 and "at least 8" in r.text
     r = adm.post("/admin/requesters", {"name": "", "funds": "1"})
     assert r.status_code == 400 and "non-empty name" in r.text
+    # A NUL (which PostgreSQL text cannot hold) is refused on either database, never a 500.
     r = adm.post("/admin/requesters", {"name": "x\x00nul", "funds": "1"})
     assert r.status_code in (200, 400)
+    rid = server.requester.requester_id
+    r = adm.post(f"/admin/requesters/{rid}/funds", {"amount": "1", "memo": "a\x00b"})
+    assert r.status_code in (303, 400)
+    r = adm.post("/admin/invitations", {"uses": "1", "note": "a\x00b"})
+    assert r.status_code in (200, 400)
+    assert adm.get("/admin/requesters/R%00x").status_code == 404
 
 
 def test_top_up_and_deactivate_a_requester(server, adm):

@@ -202,6 +202,8 @@ def test_qualification_types_create_edit_grant(server, a):
     assert r.status_code == 400
     r = client.post("/console/qualifications", {"name": "x" * 5000, "description": "d", "auto_granted": "1", "auto_value": "q"})
     assert r.status_code == 400
+    r = client.post("/console/qualifications", {"name": "nul\x00name", "description": "d"})
+    assert r.status_code == 400
     assert client.get("/console/qualifications/NOSUCHTYPE").status_code == 404
     assert client.get("/console/qualifications/%00").status_code == 404
 

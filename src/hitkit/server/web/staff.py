@@ -87,6 +87,8 @@ async def mturk_op(runtime: Runtime, requester_id: str, op: str, params: dict) -
         return await runtime.run(lambda: runtime.service._run(op, requester_id, params))
     except ApiError as e:
         raise Refused(e.message) from None
+    except DataError:
+        raise Refused("A field holds characters that cannot be stored (such as NUL).") from None
 
 
 Page = Callable[[Runtime, Request, StaffVisitor], Awaitable[Response]]
@@ -110,8 +112,10 @@ def staff_page(role: str, *, public: bool = False) -> Callable[[Page], Callable[
                         return redirect(request, v, f"{area}/login?next={request.url.path}")
                     raise PageError(401, "Sign in first", "Your session has ended; sign in again. Nothing was changed.")
                 return await fn(runtime, request, v)
-            except DataError:
-                e = PageError(404, "Not found", "Nothing here has that id.")
+            except DataError:  # e.g. a NUL character, which PostgreSQL text cannot hold
+                e = (PageError(404, "Not found", "Nothing here has that id.") if request.method == "GET" else
+                     PageError(400, "Bad input", "The form holds characters that cannot be stored (such as NUL); "
+                                                 "nothing was changed."))
             except PageError as caught:
                 e = caught
             if v is None:
