@@ -21,12 +21,6 @@ DOCS = ROOT / "docs"
 # Options and arguments that had no help text when this test was written (their code belongs to other modules).
 # Do not add to this list: give the option a help= instead.
 KNOWN_WITHOUT_HELP = {
-    "hitkit server invite --json",
-    "hitkit server participant-link --json",
-    "hitkit server requester create NAME",
-    "hitkit server requester create --json",
-    "hitkit server worker create NAME",
-    "hitkit server worker create --json",
     "hitkit quals create --keywords",
     "hitkit quals create --auto-granted-value",
 }
