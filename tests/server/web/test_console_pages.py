@@ -113,6 +113,11 @@ def test_funds_ledger_and_earnings_csv(server, a):
     assert rows[w1.worker_id]["ApprovedAssignments"] == "2" and rows[w1.worker_id]["Rewards"] == "1.20"
     assert rows[evil.worker_id]["Total"] == "0.85" and rows[evil.worker_id]["BonusAmount"] == "0.25"
     assert rows[evil.worker_id]["WorkerName"].startswith("'=HYPERLINK")  # no formula in a spreadsheet
+    # The same name on the console's pages is escaped text, never markup.
+    for path in ("/console/workers", f"/console/workers/{evil.worker_id}"):
+        page = client.get(path).text
+        assert "<script>alert(1)</script>" not in page, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/console/workers").text
     # Outside the range: nothing.
     r = client.get("/console/funds/earnings.csv?from=2001-01-01&to=2001-01-31")
     assert len(r.text.strip().splitlines()) == 1
@@ -286,3 +291,48 @@ def test_requester_b_cannot_see_or_act_on_requester_a(server, a):
     assert page.status_code == 200 and "A&#39;s qual" not in page.text and "<script>" not in page.text
     assert "Recent work" not in page.text  # none of A's assignments
     b_client.close()
+
+
+# ---------------------------------------------------------------- bad input never makes a 500
+
+
+ODD = ["", "x" * 5000, "\x00", "%00", "é漢字", "../../etc/passwd", "<script>alert(1)</script>", "-1", "1e999", "NaN",
+       "'; DROP TABLE requesters; --"]
+
+
+def test_odd_input_on_every_route_is_never_a_500(server, a):
+    from tests.server.web.staff_support import admin
+
+    client, requester, mturk = a
+    adm = admin(server)
+    gets = ["/console/workers/{x}", "/console/qualifications/{x}", "/console/funds?kind={x}&page={x}",
+            "/console/funds/earnings.csv?from={x}&to={x}", "/console/workers?sort={x}", "/admin/requesters/{x}",
+            "/admin/workers?q={x}&page={x}", "/console/login?next={x}", "/admin/login?next={x}"]
+    posts = [("/console/keys/{x}/rotate", {}), ("/console/keys/{x}/revoke", {}), ("/console/workers/{x}/block", {"reason": "{x}"}),
+             ("/console/qualifications", {"name": "{x}", "description": "{x}", "auto_granted": "1", "auto_value": "{x}"}),
+             ("/console/qualifications/{x}", {"action": "{x}"}),
+             ("/admin/requesters", {"name": "{x}", "funds": "{x}", "username": "{x}", "password": "{x}"}),
+             ("/admin/requesters/{x}/funds", {"amount": "{x}"}), ("/admin/workers/{x}/password", {"password": "{x}"}),
+             ("/admin/invitations", {"uses": "{x}", "expires_days": "{x}", "note": "{x}"}),
+             ("/admin/settings", {"fee_schedule": "{x}"})]
+    from urllib.parse import quote
+
+    for x in ODD:
+        for template in gets:
+            path = template.replace("{x}", quote(x, safe=""))
+            who = client if path.startswith("/console") else adm
+            r = who.get(path)
+            assert r.status_code < 500, (path, r.status_code)
+        for template, data in posts:
+            path = template.replace("{x}", quote(x, safe="") or "none")
+            who = client if path.startswith("/console") else adm
+            r = who.post(path, {k: v.replace("{x}", x) for k, v in data.items()})
+            assert r.status_code < 500, (path, x[:20], r.status_code)
+    # Unknown methods and routes under both areas answer 404/405, not 500.
+    assert client.http.delete("/console/keys").status_code == 405
+    assert client.get("/console/nothing-here").status_code == 404
+    assert adm.get("/admin/nothing-here").status_code == 404
+    # The fee schedule stayed valid, whatever was posted.
+    assert 'value="mturk" selected' in adm.get("/admin/settings").text or 'value="none" selected' in adm.get("/admin/settings").text
+    adm.post("/admin/settings", {"fee_schedule": "mturk"})
+    adm.close()
