@@ -145,6 +145,10 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
             f"The database schema is at revision {current} but this hitkit needs {head_revision()}: "
             "run `hitkit server db upgrade`."
         )
+    with engine.connect() as conn:  # the admin's fee schedule (/admin/settings) wins over server.json from the start
+        schedule = admin_pages.load_fee_schedule(conn.execution_options(hitkit_read_only=True))
+    if schedule is not None:
+        config.fee_schedule = schedule
     runtime = Runtime(engine, config, clock or Clock())
 
     @contextlib.asynccontextmanager

@@ -163,6 +163,14 @@ def test_settings_open_signup_and_fee_schedule(server, adm, mturk):
         after = float(mturk.get_account_balance()["AvailableBalance"])
         assert round(before - after, 2) == 2.00  # no fee held
         assert 'value="none" selected' in adm.get("/admin/settings").text
+        # A server process started later on the same database uses it too, whatever its server.json says.
+        from dataclasses import replace
+
+        from hitkit.server.app import create_app
+
+        other = create_app(replace(server.config, fee_schedule="mturk"))
+        assert other.state.runtime.config.fee_schedule == "none"
+        other.state.runtime.engine.dispose()
         r = adm.post("/admin/settings", {"fee_schedule": "bogus"})
         assert "Refused" in r.headers["location"]
     finally:
