@@ -146,3 +146,67 @@ def test_simple_amt(example_env, mturk, tmp_path):  # type: ignore[no-untyped-de
         hit = mturk.get_hit(HITId=hit_id)["HIT"]
         assert "<script type='text/json' id='input'>" in hit["Question"]
         assert [a["AssignmentStatus"] for a in assignments(mturk, hit_id)] == ["Approved", "Approved"]
+
+
+# -- e. an oTree / psiTurk-style external study -------------------------------------------------------------------
+
+
+def test_external_study(example_env, server, mturk, tmp_path):  # type: ignore[no-untyped-def]
+    import base64
+    import csv
+    import hashlib
+    import hmac
+    import xml.etree.ElementTree as ET
+
+    folder, out, _ = run_example("external-study", example_env, tmp_path)
+    data = folder / "work/study"
+    settings = json.loads((data / "mturk.json").read_text())
+    hit_id, qual_id = settings["hit_id"], settings["qualification_type_id"]
+    with (data / "scores.csv").open(newline="") as f:
+        scores = {r["assignment_id"]: r for r in csv.DictReader(f)}
+    names = dict(re.findall(r"^(\w+) \((A\w+)\):", out, re.M))  # participant name -> WorkerId
+
+    # the HIT: an ExternalQuestion on the study's 127.0.0.1 server, retakes guarded by the qualification
+    hit = mturk.get_hit(HITId=hit_id)["HIT"]
+    assert "<ExternalQuestion" in hit["Question"] and settings["study_url"] in hit["Question"]
+    assert settings["study_url"].startswith("http://127.0.0.1:")
+    (requirement,) = hit["QualificationRequirements"]
+    assert {k: requirement[k] for k in ("QualificationTypeId", "Comparator", "ActionsGuarded")} == {
+        "QualificationTypeId": qual_id, "Comparator": "DoesNotExist", "ActionsGuarded": "DiscoverPreviewAndAccept"}
+    # spare policy: 4 wanted + 1 spare; the spare went to a walk-away and a cheat's slot was lost, so one more
+    # slot was opened; at 4 approved the HIT was expired
+    assert hit["MaxAssignments"] == 6 and "Short of 4: 1 more slot(s) opened (MaxAssignments 5 -> 6)" in out
+    assert hit["Expiration"].timestamp() <= time.time() + 1
+
+    # completion codes verified against the study's records; the made-up one rejected
+    secret = (data / "secret.txt").read_text().strip().encode()
+    by_status: dict[str, list] = {"Approved": [], "Rejected": [], "Submitted": []}
+    ns = "{http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd}"
+    for a in assignments(mturk, hit_id):
+        by_status[a["AssignmentStatus"]].append(a)
+        code = {x.findtext(ns + "QuestionIdentifier"): x.findtext(ns + "FreeText")
+                for x in ET.fromstring(a["Answer"]).iter(ns + "Answer")}["completion_code"]
+        expected = base64.b32encode(hmac.new(secret, a["AssignmentId"].encode(), hashlib.sha256).digest()).decode()[:8]
+        assert (code == f"{expected[:4]}-{expected[4:]}") == (a["AssignmentStatus"] == "Approved"), a
+    assert sorted(a["WorkerId"] for a in by_status["Approved"]) == sorted(names[n] for n in ("ana", "fay", "gus", "hal"))
+    assert [a["WorkerId"] for a in by_status["Rejected"]] == [names["eve"]]
+    assert "completion code does not match" in by_status["Rejected"][0]["RequesterFeedback"]
+    assert {a["AssignmentId"] for a in by_status["Approved"]} == set(scores)
+
+    # bonuses computed from the study's score file: $0.10 per correct answer
+    paid = {b["AssignmentId"]: b["BonusAmount"] for b in bonuses(mturk, hit_id)}
+    assert paid == {aid: f"{Decimal('0.10') * int(r['score']):.2f}" for aid, r in scores.items()}
+    assert sorted(paid.values()) == ["0.30", "0.40", "0.40", "0.50"]
+
+    # the qualification: granted to everyone who started the study or submitted; not to who never started
+    holders = {q["WorkerId"] for q in mturk.list_workers_with_qualification_type(
+        QualificationTypeId=qual_id, MaxResults=100)["Qualifications"]}
+    assert holders == {names[n] for n in ("ana", "cat", "dan", "eve", "fay", "gus", "hal")}
+    # the retake: cat opened the study, returned the HIT, and could neither see nor accept it again
+    assert re.search(r"^cat \(\w+\): no longer sees the HIT; tries to accept it again: refused \(not_qualified\)$", out, re.M)
+    assert re.search(r"^ivy \(\w+\): cannot accept the HIT: refused \(hit_expired\)$", out, re.M)
+
+    # dan walked away: his slot is held until the assignment's deadline (20 min), then Abandoned
+    assert mturk.get_hit(HITId=hit_id)["HIT"]["NumberOfAssignmentsPending"] == 1
+    server.advance(21 * 60)
+    assert mturk.get_hit(HITId=hit_id)["HIT"]["NumberOfAssignmentsPending"] == 0
