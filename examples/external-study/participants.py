@@ -4,8 +4,11 @@ ExternalQuestion's URL with the four MTurk parameters, answer, and press "Submit
 code to hitkit's /mturk/externalSubmit. Some of them drop out or cheat, as people do.
 
     python participants.py --hit-id HITID first    # ana ... gus
-    python participants.py --hit-id HITID second   # hal
+    python participants.py --hit-id HITID second   # jo, through the recruitment link (work/study/link.json)
     python participants.py --hit-id HITID late     # ivy
+
+Jo has no worker account: jo opens the participant link, presses Start and Accept on hitkit's pages (with a
+cookie, as a browser), does the study in the HIT's frame, and reads the link's completion code at the end.
 
 Environment: AWS_ENDPOINT_URL_MTURK (the hitkit server) and HITKIT_ADMIN_TOKEN (which may make workers).
 Standard library only.
@@ -29,7 +32,7 @@ RIGHT = ["12", "27", "7", "42", "9"]
 WAVES = {
     "first": [("ana", "complete:5"), ("ben", "return"), ("cat", "start-return-retry"), ("dan", "walk-away"),
               ("eve", "fake-code"), ("fay", "complete:3"), ("gus", "complete:4")],
-    "second": [("hal", "complete:4")],
+    "second": [("jo", "link:4")],
     "late": [("ivy", "complete:5")],
 }
 
@@ -59,11 +62,14 @@ def api(method, path, token, body=None):
 
 
 class Participant:
-    def __init__(self, name):
-        status, made = api("POST", "/api/admin/v1/workers", ADMIN_TOKEN, {"name": f"study-{name}", "reuse": False})
-        if status != 200:
-            sys.exit(f"could not make worker {name}: {made}")
-        self.name, self.worker_id, self.token = name, made["WorkerId"], made["token"]
+    def __init__(self, name, worker_id=None):
+        """A new worker account made by the admin API, or (worker_id given) someone hitkit's pages signed in."""
+        self.name, self.worker_id, self.token = name, worker_id, None
+        if worker_id is None:
+            status, made = api("POST", "/api/admin/v1/workers", ADMIN_TOKEN, {"name": f"study-{name}", "reuse": False})
+            if status != 200:
+                sys.exit(f"could not make worker {name}: {made}")
+            self.worker_id, self.token = made["WorkerId"], made["token"]
 
     def say(self, text):
         print(f"{self.name} ({self.worker_id}): {text}")
@@ -103,7 +109,48 @@ class Participant:
             sys.exit(f"{self.name}: submitting the HIT failed: {status} {page[:300]}")
 
 
-def run(hit_id, name, plan):
+class Browser:
+    """Just enough of a browser for hitkit's pages: cookies, redirects, and the CSRF token of each form."""
+
+    def __init__(self):
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+
+    def get(self, url):
+        with self.opener.open(url, timeout=30) as resp:
+            return resp.geturl(), resp.read().decode()
+
+    def post_form(self, url, page, action):
+        """Press the button of the form posting to `action` on `page` (its CSRF token included)."""
+        form = re.search(r'<form method="post" action="' + re.escape(action) + r'"[^>]*>(.*?)</form>', page, re.S)
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(1)))
+        data = urllib.parse.urlencode(fields).encode()
+        with self.opener.open(urllib.request.Request(urllib.parse.urljoin(url, action), data=data), timeout=30) as resp:
+            return resp.geturl(), resp.read().decode()
+
+
+def run_link(hit_id, name, right, data):
+    with open(os.path.join(data, "link.json")) as f:
+        link = json.load(f)
+    b = Browser()
+    url, page = b.get(link["url"])                                  # the welcome page
+    url, page = b.post_form(url, page, urllib.parse.urlparse(link["url"]).path)   # Start: to the study's HIT
+    url, page = b.post_form(url, page, f"/hits/{hit_id}/accept")    # Accept: the work page
+    assignment_id = url.rstrip("/").rsplit("/", 1)[1]
+    frame = html.unescape(re.search(r'<iframe[^>]* id="task"[^>]* src="([^"]+)"', page).group(1))
+    worker_id = urllib.parse.parse_qs(urllib.parse.urlparse(frame).query)["workerId"][0]
+    status, study_page = http("GET", frame)                          # the study, in the HIT's frame
+    p = Participant(name, worker_id)
+    code, action, fields = p.finish_study(frame, study_page, right)
+    p.submit_hit(action, fields)
+    _, done = b.get(urllib.parse.urljoin(url, f"/work/{assignment_id}/done"))
+    link_code = re.search(r'id="completion-code">([^<]+)<', done).group(1)
+    p.say(f"came through the recruitment link, did the study ({right}/5 right), got completion code {code}, "
+          f"submitted the HIT, and was shown the link's completion code {link_code}")
+
+
+def run(hit_id, name, plan, data):
+    if plan.startswith("link:"):
+        return run_link(hit_id, name, int(plan.split(":")[1]), data)
     p = Participant(name)
     if not p.sees(hit_id):
         p.say("does not see the study's HIT among the HITs on offer")
@@ -143,10 +190,11 @@ def run(hit_id, name, plan):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--hit-id", required=True)
+    parser.add_argument("--data", default="work/study", help="where recruitment_link.py wrote link.json")
     parser.add_argument("wave", choices=sorted(WAVES))
     args = parser.parse_args()
     for name, plan in WAVES[args.wave]:
-        run(args.hit_id, name, plan)
+        run(args.hit_id, name, plan, args.data)
 
 
 if __name__ == "__main__":

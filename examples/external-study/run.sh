@@ -2,7 +2,8 @@
 # An oTree / psiTurk-style external study on hitkit: the study runs on its own server (study.py), publish.py
 # posts it as an ExternalQuestion HIT with a "took part" qualification required DoesNotExist, simulated
 # participants take it (some drop out or cheat), and pay.py verifies completion codes against the study's score
-# file, approves or rejects, pays bonuses from the scores and keeps N + spares slots.
+# file, approves or rejects, pays bonuses from the scores and keeps N + spares slots. One participant comes
+# through a recruitment link (recruitment_link.py) instead of a worker account.
 # Needs AWS_ENDPOINT_URL_MTURK, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and HITKIT_ADMIN_TOKEN (see README.md).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,13 +28,16 @@ echo "== python publish.py"
 python publish.py --study-url "$study_url" --participants 4 --spares 1 --data "$DATA"
 hit_id="$(python -c "import json; print(json.load(open('$DATA/mturk.json'))['hit_id'])")"
 
+echo "== python recruitment_link.py"
+python recruitment_link.py --data "$DATA"
+
 echo "== participants, first wave"
 python participants.py --hit-id "$hit_id" first
 echo "== python pay.py"
 python pay.py --data "$DATA"
 
-echo "== participants, second wave"
-python participants.py --hit-id "$hit_id" second
+echo "== participants, second wave (through the recruitment link)"
+python participants.py --hit-id "$hit_id" --data "$DATA" second
 echo "== python pay.py"
 python pay.py --data "$DATA"
 

@@ -188,7 +188,7 @@ def test_external_study(example_env, server, mturk, tmp_path):  # type: ignore[n
                 for x in ET.fromstring(a["Answer"]).iter(ns + "Answer")}["completion_code"]
         expected = base64.b32encode(hmac.new(secret, a["AssignmentId"].encode(), hashlib.sha256).digest()).decode()[:8]
         assert (code == f"{expected[:4]}-{expected[4:]}") == (a["AssignmentStatus"] == "Approved"), a
-    assert sorted(a["WorkerId"] for a in by_status["Approved"]) == sorted(names[n] for n in ("ana", "fay", "gus", "hal"))
+    assert sorted(a["WorkerId"] for a in by_status["Approved"]) == sorted(names[n] for n in ("ana", "fay", "gus", "jo"))
     assert [a["WorkerId"] for a in by_status["Rejected"]] == [names["eve"]]
     assert "completion code does not match" in by_status["Rejected"][0]["RequesterFeedback"]
     assert {a["AssignmentId"] for a in by_status["Approved"]} == set(scores)
@@ -201,9 +201,14 @@ def test_external_study(example_env, server, mturk, tmp_path):  # type: ignore[n
     # the qualification: granted to everyone who started the study or submitted; not to who never started
     holders = {q["WorkerId"] for q in mturk.list_workers_with_qualification_type(
         QualificationTypeId=qual_id, MaxResults=100)["Qualifications"]}
-    assert holders == {names[n] for n in ("ana", "cat", "dan", "eve", "fay", "gus", "hal")}
+    assert holders == {names[n] for n in ("ana", "cat", "dan", "eve", "fay", "gus", "jo")}
     # the retake: cat opened the study, returned the HIT, and could neither see nor accept it again
     assert re.search(r"^cat \(\w+\): no longer sees the HIT; tries to accept it again: refused \(not_qualified\)$", out, re.M)
+    # jo came through the recruitment link: no account, the study's code in the HIT, the link's code shown after
+    link = json.loads((data / "link.json").read_text())
+    assert link["hit_type_id"] == hit["HITTypeId"] and link["url"].startswith(server.url + "/p/")
+    assert re.search(rf"^jo \(\w+\): came through the recruitment link, .* was shown the link's completion code "
+                     rf"{re.escape(link['completion_code'])}$", out, re.M)
     assert re.search(r"^ivy \(\w+\): cannot accept the HIT: refused \(hit_expired\)$", out, re.M)
 
     # dan walked away: his slot is held until the assignment's deadline (20 min), then Abandoned
