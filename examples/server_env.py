@@ -4,7 +4,8 @@
     eval "$(python server_env.py server.json)"
 
 sets AWS_ENDPOINT_URL_MTURK (the server), AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the `default` requester's
-keys), AWS_DEFAULT_REGION and HITKIT_ADMIN_TOKEN (used only to make simulated workers).
+keys), AWS_DEFAULT_REGION, HITKIT_ADMIN_TOKEN (used only to make simulated workers) and HITKIT_URL (the server
+again, the name sagemaker-iris/run.sh reads).
 """
 
 import json
@@ -18,6 +19,7 @@ values = {
     "AWS_SECRET_ACCESS_KEY": info["requester"]["aws_secret_access_key"],
     "AWS_DEFAULT_REGION": "us-east-1",
     "HITKIT_ADMIN_TOKEN": info["admin"]["token"],
+    "HITKIT_URL": info["endpoint_url"],
 }
 for name, value in values.items():
     print(f"export {name}={shlex.quote(value)}")
