@@ -215,3 +215,33 @@ def test_external_study(example_env, server, mturk, tmp_path):  # type: ignore[n
     assert mturk.get_hit(HITId=hit_id)["HIT"]["NumberOfAssignmentsPending"] == 1
     server.advance(21 * 60)
     assert mturk.get_hit(HITId=hit_id)["HIT"]["NumberOfAssignmentsPending"] == 0
+
+
+# -- the README's way: `hitkit server init --json`, `hitkit server run`, `eval "$(python server_env.py ...)"` -------
+
+
+def test_readme_setup_runs_an_example(tmp_path):  # type: ignore[no-untyped-def]
+    from tests.support.processes import ServerProcess, free_port, hitkit
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HITKIT_"))}
+    env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+               AWS_CONFIG_FILE=str(home / ".aws/config"), AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws/credentials"),
+               AWS_EC2_METADATA_DISABLED="true")
+    env.pop("PYTHONPATH", None)
+    port = free_port()
+    init = hitkit("server", "init", "--data-dir", str(tmp_path / "srv"), "--port", str(port), "--json", env=env)
+    (tmp_path / "server.json").write_text(init.stdout)
+    server = ServerProcess(tmp_path / "srv", port=port, env=env)
+    try:
+        exports = subprocess.run([sys.executable, str(EXAMPLES / "server_env.py"), str(tmp_path / "server.json")],
+                                 capture_output=True, text=True, check=True).stdout
+        script = f'{exports}\nbash "$1"\n'
+        proc = subprocess.run(["bash", "-c", script, "-", str(EXAMPLES / "mturk-python-tutorial/run.sh")], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"AWS_ENDPOINT_URL_MTURK=http://127.0.0.1:{port}" in exports
+        assert "I have $10000.00 in my account" in proc.stdout and "I have $9999.40 left" in proc.stdout
+    finally:
+        assert server.stop() == 0
