@@ -46,7 +46,10 @@ def _work(server, mturk, worker: Worker, n: int = 2, approve: int = 1, reject: i
     ids = []
     for i in range(n):
         hit = mturk.create_hit(**hit_params(Reward=reward, MaxAssignments=1))["HIT"]
-        ids.append(server.do_hit(worker, hit["HITId"], {"answer": f"<script>alert({i})</script>"}))
+        aid = server.accept(worker, hit["HITId"])
+        server.advance(30)  # 30 s of work, on the marketplace clock
+        assert server.submit(worker, aid, {"answer": f"<script>alert({i})</script>"}).status_code == 200
+        ids.append(aid)
     for aid in ids[:approve]:
         mturk.approve_assignment(AssignmentId=aid)
     for aid in ids[approve:approve + reject]:
@@ -138,7 +141,9 @@ def test_worker_stats_block_qualify_and_message(server, a):
     _work(server, mturk, worker, n=4, approve=2, reject=1)
     r = client.get("/console/workers")
     row = re.search(rf'<tr data-worker="{worker_id}">(.*?)</tr>', r.text, re.S).group(1)
-    assert ">4<" in row and "67 %" in row and "/h" in row
+    assert ">4<" in row and "67 %" in row and "30 s" in row
+    hourly = float(re.search(r"\$([0-9.]+)/h", row).group(1))
+    assert 70 <= hourly <= 72  # $0.60 for 30 s (and a few ms of real time): about $72 an hour
     for sort in ("assignments", "approval", "time", "wage", "recent", "bogus"):
         assert client.get(f"/console/workers?sort={sort}").status_code == 200
     page = client.get(f"/console/workers/{worker_id}")

@@ -6,7 +6,7 @@ Definitions (docs/console.md repeats them):
 - approval rate: approved / (approved + rejected), None while nothing is decided;
 - median work time: the median of submit time - accept time over those assignments;
 - effective hourly wage: (rewards of approved assignments + bonuses) / total work time of the approved
-  assignments, in cents per hour (None without approved work).
+  assignments, in cents per hour (None without approved work, or with less than a second of it).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class WorkerStats:
 
     @property
     def hourly_cents(self) -> int | None:
-        if not self.approved or self.approved_seconds <= 0:
+        if not self.approved or self.approved_seconds < 1:  # under a second of work says nothing about a wage
             return None
         return round((self.rewards_cents + self.bonus_cents) * 3600 / self.approved_seconds)
 
