@@ -32,7 +32,7 @@ from hitkit.server.domain.staff_accounts import (
 from hitkit.server.domain.web_accounts import password_matches
 from hitkit.server.runtime import Runtime
 from hitkit.server.web.site import (
-    ANON_COOKIE, PageError, Visitor, _cached_secret, field_text, read_form, redirect, render, set_cookie,
+    ANON_COOKIE, PageError, Visitor, _cached_secret, field_text, read_form, redirect, render,
 )
 
 COOKIES = {"requester": ("hitkit_console", "/console"), "admin": ("hitkit_admin", "/admin")}
@@ -129,10 +129,6 @@ def staff_page(role: str, *, public: bool = False) -> Callable[[Page], Callable[
     return wrap
 
 
-def back(request: Request, v: StaffVisitor, to: str, message: str) -> Response:
-    return redirect(request, v, to, message=message)
-
-
 # ---------------------------------------------------------------- signing in and out
 
 
@@ -199,6 +195,3 @@ def login_routes(role: str) -> list[Route]:
         Route(f"{area}/login", login, methods=["POST"]),
         Route(f"{area}/logout", logout, methods=["POST"]),
     ]
-
-
-__all__ = ["StaffVisitor", "Refused", "mturk_op", "staff_page", "staff_render", "login_routes", "set_cookie", "back"]
