@@ -70,3 +70,33 @@ def test_one_address_trying_many_usernames_is_limited(server):
     server.advance(WINDOW + 1)
     assert _attempt(client, "/console/login", requester_name, PASSWORD).status_code == 303
     client.close()
+
+
+def test_two_server_processes_count_the_same_failures(server):
+    """A second server on the same database (as a second process behind a load balancer would be) refuses the
+    username the first one counted failures for."""
+    from hitkit.server.embedded import serve_in_thread
+
+    import time
+
+    now = server.advance(WINDOW + 1)["now"]
+    second = serve_in_thread(server.config)
+    try:
+        clock = second.server.config.app.state.runtime.clock
+        deadline = time.monotonic() + 10
+        while clock.now() < now and time.monotonic() < deadline:  # it reads the test clock's offset at its first sweep
+            time.sleep(0.05)
+        assert clock.now() >= now
+        _, username = requester_login(server)
+        first_client, second_client = SiteClient(server.url), SiteClient(second.url)
+        first_client.get("/console/login")
+        second_client.get("/console/login")
+        for i in range(PER_USERNAME):
+            client = first_client if i % 2 else second_client
+            assert _attempt(client, "/console/login", username, "wrong password").status_code == 401
+        assert _attempt(first_client, "/console/login", username, PASSWORD).status_code == 429
+        assert _attempt(second_client, "/console/login", username, PASSWORD).status_code == 429
+        first_client.close()
+        second_client.close()
+    finally:
+        second.stop()
