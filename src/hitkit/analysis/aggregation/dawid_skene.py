@@ -1,7 +1,8 @@
 """DawidSkene and OneCoinDawidSkene: EM over per-worker confusion matrices (full, or one skill per worker).
 
-Vectorized: the answers are a sparse T x (W*K) count matrix A; the M-step is `A.T @ q`, the E-step
-`A @ log(errors)`. No Python loop over answers or tasks.
+Vectorized: with A the T x (W*K) answer count matrix, the M-step needs `A.T @ q`, the E-step `A @ log(errors)`.
+With numba (aggregation._kernels) each EM iteration is one fused pass over the answers grouped by task; without,
+two scipy.sparse products. No Python loop over answers or tasks.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from hitkit.analysis.long_format import AnalysisError, Encoded
 from hitkit.analysis.aggregation.majority_vote import _ClassificationAggregator
@@ -57,30 +57,58 @@ class _EMBase(_ClassificationAggregator):
     def _priors(self, q: np.ndarray) -> np.ndarray:
         return (np.ones(len(q)) @ q) / len(q)  # a BLAS product: much faster than q.mean(axis=0) on T x K
 
-    def _em(self, a: sp.csr_matrix, q: np.ndarray, m_step, gold, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """EM from posteriors q: returns (q, priors, errors). Each iteration does one product with A and one
-        with A.T: the E-step's A @ log(errors) is also the bound's, so it is computed once."""
-        k = q.shape[1]
+    def _priors_from_sum(self, q_sum: np.ndarray, n_tasks: int) -> np.ndarray:
+        """The priors from the column sums of q (what the fused kernel accumulates)."""
+        return q_sum / n_tasks
+
+    def _em(self, enc: Encoded, q: np.ndarray, m_step, gold, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """EM from posteriors q: returns (q, priors, errors).
+
+        `m_step(counts, first)` turns the expected counts (W*K x K: row worker * K + observed label, column true
+        label; A.T @ q for the T x (W*K) answer matrix A) into the W x K x K error array. Each iteration is one
+        pass over the answers: with numba a fused kernel (E-step, then the next M-step's counts, task by task);
+        without, one product with A and one with A.T. The bound's E_q[log p(answers | z)] term, vdot(q, A @ log
+        err), is computed as vdot(A.T @ q, log err) on the small counts array."""
+        t, k = q.shape
+        n_cols = enc.n_workers * k
+        kern = self._kernels(len(enc.task) * max(self.n_iter, 1))
+        gold_codes = np.full(t, -1, dtype=np.int32)
+        if gold is not None and len(gold[0]):
+            gold_codes[gold[0]] = gold[1]
+        if kern is not None:
+            indptr, cols = kern.csr_by_task(enc.task, enc.worker, enc.label, t, k)
+            counts = kern.ds_counts(indptr, cols, q, n_cols)
+            q, d = q.copy(), np.empty_like(q)  # the kernels write q in place
+        else:
+            a = self._answer_matrix(enc)
+            at = a.T.tocsc()  # A.T @ q as a CSC product: A's CSR arrays reused, no transpose per iteration
+            counts = np.asarray(at @ q)
         priors = self._priors(q)
-        err = m_step(q, True)
-        lw = a @ np.log(err).reshape(-1, k)  # per task, sum over its answers of log P(answer | true label)
+        err = m_step(counts, True)
+        log_err = np.log(err).reshape(-1, k)
+        q_sum = np.empty(k)
         loss = -np.inf
         self.loss_history_ = []
         for _ in range(self.n_iter):
             log_prior = np.log(np.clip(priors, _EPS, None))
-            q, log_q = self._log_softmax_rows(lw + log_prior)
-            if gold is not None and len(gold[0]):
-                q = _clamp(q, gold)
-                log_q[gold[0]] = np.log(np.clip(q[gold[0]], _EPS, None))
-            priors = self._priors(q)
-            err = m_step(q, False)
-            lw = a @ np.log(err).reshape(-1, k)
+            if kern is not None:
+                kern.ds_shifted_scores(indptr, cols, log_err, log_prior, d)
+                np.exp(d, out=q)
+                neg_entropy = kern.ds_normalize_and_count(indptr, cols, d, gold_codes, q, counts, q_sum)
+            else:
+                q, log_q = self._log_softmax_rows(a @ log_err + log_prior)
+                if gold is not None and len(gold[0]):
+                    q = _clamp(q, gold)
+                    log_q[gold[0]] = np.log(np.clip(q[gold[0]], _EPS, None))
+                counts = np.asarray(at @ q)
+                q_sum = np.ones(t) @ q
+                neg_entropy = float(np.vdot(q, log_q))
+            priors = self._priors_from_sum(q_sum, t)
+            err = m_step(counts, False)
+            log_err = np.log(err).reshape(-1, k)
             # evidence lower bound per answer: E_q[log p(answers, z)] + H(q)
             log_prior = np.log(np.clip(priors, _EPS, None))
-            # (vdot: BLAS dot products, no temporaries; q.sum(axis=0) = priors * T)
-            new_loss = (
-                float(np.vdot(q, lw)) + float(priors @ log_prior) * len(q) - float(np.vdot(q, log_q))
-            ) / n
+            new_loss = (float(np.vdot(counts, log_err)) + float(priors @ log_prior) * t - neg_entropy) / n
             self.loss_history_.append(new_loss)
             if new_loss - loss < self.tol:
                 break
@@ -128,8 +156,8 @@ class DawidSkene(_EMBase):
         self.initial_error_strategy = initial_error_strategy
         self.alpha = alpha
 
-    def _m_step(self, at: sp.csc_matrix, q: np.ndarray, w: int, k: int, prior: np.ndarray | None) -> np.ndarray:
-        counts = np.asarray(at @ q).reshape(w, k, k)  # worker, observed, true
+    def _m_step(self, counts: np.ndarray, w: int, k: int, prior: np.ndarray | None) -> np.ndarray:
+        counts = counts.reshape(w, k, k)  # worker, observed, true
         if self.alpha:
             counts = counts + self.alpha
         if prior is not None:
@@ -162,17 +190,15 @@ class DawidSkene(_EMBase):
     ) -> DawidSkene:
         enc = self._encode(data)
         self._require_two_workers(enc, type(self).__name__)
-        a = self._answer_matrix(enc)
         w, k, n = enc.n_workers, enc.n_labels, len(enc.task)
         gold = _gold_mask(enc, true_labels)
         q = _clamp(self._normalize_rows(self._votes(enc)), gold)
         prior = self._prior_array(enc, initial_error)
-        at = a.T.tocsc()  # A.T @ q as a CSC product: A's CSR arrays reused, no transpose per iteration
 
-        def m_step(q: np.ndarray, first: bool) -> np.ndarray:
-            return self._m_step(at, q, w, k, prior if first else None)
+        def m_step(counts: np.ndarray, first: bool) -> np.ndarray:
+            return self._m_step(counts, w, k, prior if first else None)
 
-        q, priors, err = self._em(a, q, m_step, gold, n)
+        q, priors, err = self._em(enc, q, m_step, gold, n)
         self._set_result(enc, q)
         self.priors_ = pd.Series(priors, index=pd.Index(enc.labels, name="label"), name="prior")
         self.errors_ = self._errors_frame(enc, err)
@@ -218,13 +244,24 @@ class OneCoinDawidSkene(_EMBase):
             return np.full(q.shape[1], 1.0 / q.shape[1])
         return q.mean(axis=0)
 
+    def _priors_from_sum(self, q_sum: np.ndarray, n_tasks: int) -> np.ndarray:
+        if self.prior == "fixed":
+            return np.full(len(q_sum), 1.0 / len(q_sum))
+        return q_sum / n_tasks
+
     def fit(self, data: pd.DataFrame) -> OneCoinDawidSkene:
         enc = self._encode(data)
         self._require_two_workers(enc, type(self).__name__)
-        a = self._answer_matrix(enc)
         w, k, n = enc.n_workers, enc.n_labels, len(enc.task)
         q = self._normalize_rows(self._votes(enc))
-        q, _, err = self._em(a, q, lambda q, first: self._errors(self._skills(enc, q), k), None, n)
+        n_answers = np.maximum(np.bincount(enc.worker, minlength=w), 1)
+
+        def m_step(counts: np.ndarray, first: bool) -> np.ndarray:
+            # a worker's skill: the mean posterior of the labels they gave = the trace of their counts block
+            hits = np.trace(counts.reshape(w, k, k), axis1=1, axis2=2)
+            return self._errors(hits / n_answers, k)
+
+        q, _, err = self._em(enc, q, m_step, None, n)
         skills = self._skills(enc, q)
         priors = self._priors(q)
         self._set_result(enc, q)

@@ -9,6 +9,7 @@ Tie rule (the same for every method in hitkit.analysis): equal scores go to the 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,28 @@ import scipy.sparse as sp
 from hitkit.analysis.long_format import AnalysisError, Encoded, argmax_first, encode
 
 __all__ = ["MajorityVote"]
+
+_KERNELS: list = []  # [module or None], filled by the first kernels() call that loads them
+# Loading the compiled kernels costs ~0.3-0.5 s once per process (numba's import and its on-disk cache); below
+# this much work (answers x iterations) a fit in a process that has not loaded them yet runs its numpy code.
+KERNEL_MIN_WORK = 5_000_000
+
+
+def kernels(work: float | None = None) -> Any:
+    """The compiled loops (hitkit.analysis.aggregation._kernels), or None: without numba, with
+    HITKIT_NO_NUMBA=1, or when they are not loaded yet and `work` (answers x iterations) is below
+    KERNEL_MIN_WORK. Imported on first use, never with hitkit.analysis."""
+    if os.environ.get("HITKIT_NO_NUMBA", "") not in ("", "0"):
+        return None
+    if not _KERNELS:
+        if work is not None and work < KERNEL_MIN_WORK:
+            return None
+        try:
+            from hitkit.analysis.aggregation import _kernels as module
+        except Exception:  # numba missing, or broken on this platform: the numpy code does the same work
+            module = None
+        _KERNELS.append(module)
+    return _KERNELS[0]
 
 
 class _ClassificationAggregator:
@@ -41,6 +64,8 @@ class _ClassificationAggregator:
         return self.probas_
 
     # -- shared helpers -------------------------------------------------------------------------------------
+    _kernels = staticmethod(kernels)
+
     @staticmethod
     def _encode(data: pd.DataFrame) -> Encoded:
         return encode(data)
@@ -60,7 +85,7 @@ class _ClassificationAggregator:
         k = enc.n_labels
         w = None if weights is None else weights[enc.worker]
         flat = np.bincount(enc.task.astype(np.int64) * k + enc.label, weights=w, minlength=enc.n_tasks * k)
-        return flat.reshape(enc.n_tasks, k).astype(np.float64)
+        return flat.reshape(enc.n_tasks, k).astype(np.float64, copy=False)
 
     @staticmethod
     def _answer_matrix(enc: Encoded) -> sp.csr_matrix:
@@ -70,12 +95,16 @@ class _ClassificationAggregator:
         data = np.ones(len(enc.task), dtype=np.float64)
         return sp.csr_matrix((data, (enc.task, cols)), shape=(enc.n_tasks, enc.n_workers * k))
 
-    @staticmethod
-    def _normalize_rows(scores: np.ndarray) -> np.ndarray:
-        total = scores.sum(axis=1, keepdims=True)
+    @classmethod
+    def _normalize_rows(cls, scores: np.ndarray) -> np.ndarray:
+        """Rows scaled to sum to 1 (a row summing to 0 becomes uniform); a new array."""
+        total = cls._row_sum(scores)
         k = scores.shape[1]
+        positive = total > 0
+        if positive.all():
+            return scores / total[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / k)
+            out = np.where(positive[:, None], scores / np.where(positive, total, 1.0)[:, None], 1.0 / k)
         return out
 
     @staticmethod
@@ -107,17 +136,22 @@ class _ClassificationAggregator:
     def _softmax_rows(cls, log_scores: np.ndarray) -> np.ndarray:
         return cls._log_softmax_rows(log_scores)[0]
 
-    def _set_result(self, enc: Encoded, probas: np.ndarray) -> None:
+    def _set_result(self, enc: Encoded, probas: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+        """Sets `probas_` and `labels_`; returns the label code per task (`codes`, if the caller has them)."""
+        if codes is None:
+            codes = argmax_first(probas)
         tasks = pd.Index(enc.tasks, name="task")
-        self.probas_ = pd.DataFrame(probas, index=tasks, columns=pd.Index(enc.labels, name="label"))
-        self.labels_ = pd.Series(enc.labels[argmax_first(probas)], index=tasks, name="agg_label")
+        self.probas_ = pd.DataFrame(probas, index=tasks, columns=pd.Index(enc.labels, name="label"), copy=False)
+        self.labels_ = pd.Series(enc.labels[codes], index=tasks, name="agg_label")
+        return codes
 
     @staticmethod
     def _agreement(enc: Encoded, labels: np.ndarray) -> np.ndarray:
         """Per worker, the share of their answers equal to `labels` (one code per task)."""
-        hit = (labels[enc.task] == enc.label).astype(np.float64)
+        hit = labels[enc.task] == enc.label
         n = np.bincount(enc.worker, minlength=enc.n_workers)
-        return np.bincount(enc.worker, weights=hit, minlength=enc.n_workers) / np.maximum(n, 1)
+        agree = np.bincount(enc.worker[hit], minlength=enc.n_workers)
+        return agree / np.maximum(n, 1)
 
     def _skills_series(self, enc: Encoded, skills: np.ndarray) -> pd.Series:
         return pd.Series(skills, index=pd.Index(enc.workers, name="worker"), name="skill")
@@ -167,6 +201,6 @@ class MajorityVote(_ClassificationAggregator):
         enc = self._encode(data)
         votes = self._votes(enc, self._weights(enc, skills))
         probas = self._normalize_rows(votes)
-        self._set_result(enc, probas)
-        self.skills_ = self._skills_series(enc, self._agreement(enc, argmax_first(probas)))
+        codes = self._set_result(enc, probas, argmax_first(votes))  # votes and their shares rank alike
+        self.skills_ = self._skills_series(enc, self._agreement(enc, codes))
         return self
