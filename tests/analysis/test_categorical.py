@@ -189,3 +189,43 @@ def test_one_coin_skills_in_unit_interval():
     m = OneCoinDawidSkene().fit(df)
     assert set(m.skills_.index) == {"a", "b", "c"}
     assert ((m.skills_ >= 0) & (m.skills_ <= 1)).all()
+
+
+def test_mace_skills_are_the_probability_of_not_spamming():
+    from hitkit.analysis.methods import worker_skills
+
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 3, size=120)
+    rows = []
+    for t in range(120):
+        for w in ["good1", "good2", "good3", "spammer"]:
+            label = truth[t] if w != "spammer" else 0  # the spammer always answers the same label
+            rows.append((t, w, ["a", "b", "c"][label]))
+    m = MACE(n_restarts=1).fit(pd.DataFrame(rows, columns=["task", "worker", "label"]))
+    assert isinstance(m.skills_, pd.Series)
+    assert m.skills_.index.name == "worker" and m.skills_.name == "skill"
+    assert list(m.skills_.index) == ["good1", "good2", "good3", "spammer"]
+    np.testing.assert_allclose(m.skills_.to_numpy(), m.spamming_[:, 1])  # crowd-kit's columns: spamming, knowing
+    assert ((m.skills_ >= 0) & (m.skills_ <= 1)).all()
+    assert m.skills_["spammer"] < 0.5 < m.skills_[["good1", "good2", "good3"]].min()
+    pd.testing.assert_series_equal(worker_skills(m), m.skills_)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [3, 1, 2, 3], [True, False, True], [True, True], [7, 7], [-5, 2**40, 3], ["b", "a", "c", "a"],
+        [1.5, 0.5, 1.5], ["x", 1, "x", 2.5],
+    ],
+)
+def test_encoding_codes_follow_sorted_order(values):
+    from hitkit.analysis.long_format import _codes
+
+    arr = np.array(values, dtype=object) if any(isinstance(v, str) for v in values) else np.array(values)
+    try:
+        expected_uniques, expected_codes = np.unique(arr, return_inverse=True)
+    except TypeError:  # mixed types sort as strings
+        expected_uniques, expected_codes = np.unique(arr.astype(str), return_inverse=True)
+    uniques, codes = _codes(pd.Series(values))
+    assert list(uniques) == list(expected_uniques)
+    assert codes.tolist() == expected_codes.ravel().tolist()

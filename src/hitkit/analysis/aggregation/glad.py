@@ -62,9 +62,17 @@ class GLAD(_ClassificationAggregator):
             return np.full(len(index), default)
         return pd.Series(values).reindex(pd.Index(index)).fillna(default).to_numpy(dtype=np.float64)
 
-    def _log_terms(self, enc: Encoded, alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ab = alpha[enc.worker] * np.exp(beta[enc.task])
-        return log_expit(ab), log_expit(-ab) - np.log(enc.n_labels - 1)
+    def _log_terms(self, enc: Encoded, alpha: np.ndarray, beta: np.ndarray, with_grad: bool = False):
+        """Per answer log P(right) = log sigmoid(ab) and log P(a given wrong label) = log sigmoid(-ab) - log(K-1),
+        ab = alpha_worker * exp(beta_task). With `with_grad`, also exp(beta_task), ab and sigmoid(ab), from the
+        same ab (the objective and its gradient share one pass). scipy's log_expit / expit on purpose: the M-step's
+        conjugate gradient (tol 1e-2) amplifies last-bit differences of other formulas into different results."""
+        eb = np.exp(beta[enc.task])
+        ab = alpha[enc.worker] * eb
+        right, wrong = log_expit(ab), log_expit(-ab) - np.log(enc.n_labels - 1)
+        if not with_grad:
+            return right, wrong
+        return right, wrong, eb, ab, expit(ab)
 
     def _e_step(self, enc: Encoded, alpha: np.ndarray, beta: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
         k = enc.n_labels
@@ -75,8 +83,8 @@ class GLAD(_ClassificationAggregator):
         ).reshape(enc.n_tasks, k)
         return self._softmax_rows(base[:, None] + diff + log_prior)
 
-    def _q(self, enc: Encoded, qa: np.ndarray, alpha, beta, mu_a, mu_b) -> float:
-        right, wrong = self._log_terms(enc, alpha, beta)
+    def _q(self, enc: Encoded, qa: np.ndarray, alpha, beta, mu_a, mu_b, terms=None) -> float:
+        right, wrong = terms if terms is not None else self._log_terms(enc, alpha, beta)
         q = float(np.sum(qa * right + (1.0 - qa) * wrong))
         q += float(np.sum(-0.5 * (alpha - mu_a) ** 2 - _HALF_LOG_2PI))
         q += float(np.sum(-0.5 * (beta - mu_b) ** 2 - _HALF_LOG_2PI))
@@ -111,12 +119,12 @@ class GLAD(_ClassificationAggregator):
 
             def f(x: np.ndarray) -> tuple[float, np.ndarray]:
                 a, b = x[:w], x[w:]
-                eb = np.exp(b[enc.task])
-                ab = a[enc.worker] * eb
-                g = qa - expit(ab)
+                right, wrong, eb, ab, sig = self._log_terms(enc, a, b, with_grad=True)
+                g = qa - sig
                 d_alpha = np.bincount(enc.worker, weights=g * eb, minlength=w) - (a - mu_a)
                 d_beta = np.bincount(enc.task, weights=g * ab, minlength=t) - (b - mu_b)
-                return -self._q(enc, qa, a, b, mu_a, mu_b), -np.concatenate([d_alpha, d_beta])
+                value = self._q(enc, qa, a, b, mu_a, mu_b, (right, wrong))
+                return -value, -np.concatenate([d_alpha, d_beta])
 
             res = minimize(
                 f, np.concatenate([alpha, beta]), method="CG", jac=True, tol=self.m_step_tol,

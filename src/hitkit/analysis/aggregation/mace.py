@@ -1,11 +1,11 @@
 """MACE (Multi-Annotator Competence Estimation): each worker either knows the answer or spams from a label
-distribution of their own. Vectorized over answers with numpy bincount."""
+distribution of their own. Vectorized: each EM step is one sparse product of the answer matrix and one bincount."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import digamma, logsumexp
+from scipy.special import digamma
 
 from hitkit.analysis.long_format import Encoded
 from hitkit.analysis.aggregation.majority_vote import _ClassificationAggregator
@@ -32,7 +32,8 @@ class MACE(_ClassificationAggregator):
     iterations per restart, `n_restarts` restarts keeping the best marginal likelihood. The first restart starts
     from a fixed, name-independent point (spamming 1/2, uniform $\\xi$); the others from random points drawn with
     `random_state` (so with `n_restarts=1` the result never depends on what workers or tasks are called).
-    Fitted `spamming_` (W x 2: spamming, knowing), `thetas_` (W x K), `loss_history_` (log marginal likelihood
+    Fitted `spamming_` (W x 2: spamming, knowing; as crowd-kit), `skills_` (Series by worker, name `skill`: the
+    probability of knowing, i.e. not spamming = `spamming_[:, 1]`), `thetas_` (W x K), `loss_history_` (log marginal likelihood
     per restart). Ties: the label that sorts first.
 
     Hovy, D., Berg-Kirkpatrick, T., Vaswani, A., Hovy, E. (2013). Learning Whom to Trust with MACE.
@@ -63,34 +64,31 @@ class MACE(_ClassificationAggregator):
         self.loss_history_: list[float] = []
         self.spamming_: np.ndarray | None = None
         self.thetas_: np.ndarray | None = None
+        self.skills_: pd.Series | None = None
 
-    def _e_step(self, enc: Encoded, spam: np.ndarray, theta: np.ndarray):
-        k = enc.n_labels
-        s0 = spam[enc.worker, 0]
-        s1 = spam[enc.worker, 1]
-        st = s0 * theta[enc.worker, enc.label]
+    def _e_step(self, enc: Encoded, a, cols: np.ndarray, n_wl: np.ndarray, spam: np.ndarray, theta: np.ndarray):
+        """E-step and expected counts. Every per-answer quantity depends only on the answer's (worker, label)
+        pair c, so the E-step is one sparse product of the T x (W*K) answer matrix A with a (W*K) x K matrix of
+        log-likelihoods, and the counts need only G[c] = the sum of q[t, label(c)] over the answers in c."""
+        k, w = enc.n_labels, enc.n_workers
+        st = spam[:, :1] * theta  # W x K: P(spamming and answering l)
+        s1 = spam[:, 1:]  # P(knowing)
         log_st = np.log(np.clip(st, 1e-300, None))
-        base = np.bincount(enc.task, weights=log_st, minlength=enc.n_tasks)
-        diff = np.bincount(
-            enc.task.astype(np.int64) * k + enc.label,
-            weights=np.log(np.clip(st + s1, 1e-300, None)) - log_st,
-            minlength=enc.n_tasks * k,
-        ).reshape(enc.n_tasks, k)
-        log_q = base[:, None] + diff - np.log(k)
-        log_inst = logsumexp(log_q, axis=1)
-        q = np.exp(log_q - log_inst[:, None])
-        qa = q[enc.task, enc.label]
-        r = st / np.clip(st + s1, 1e-300, None)
-        strategy = (1.0 - qa) + qa * r
-        knowing = qa * (1.0 - r)
-        w = enc.n_workers
-        strategy_counts = np.bincount(
-            enc.worker.astype(np.int64) * k + enc.label, weights=strategy, minlength=w * k
-        ).reshape(w, k)
-        knowing_counts = np.stack(
-            [np.bincount(enc.worker, weights=strategy, minlength=w), np.bincount(enc.worker, weights=knowing, minlength=w)],
-            axis=1,
-        )
+        st_s1 = np.clip(st + s1, 1e-300, None)
+        m = np.repeat(log_st.reshape(-1, 1), k, axis=1)  # (W*K) x K: log P(answer c | true label k)
+        m[np.arange(w * k), np.tile(np.arange(k), w)] = np.log(st_s1).ravel()
+        log_q = a @ m
+        log_q -= np.log(k)
+        top = self._row_max(log_q)
+        q = np.exp(log_q - top[:, None])
+        total = self._row_sum(q)
+        q /= total[:, None]
+        log_inst = top + np.log(total)  # log of each row's normaliser: log P(task's answers)
+        g = np.bincount(cols, weights=q[enc.task, enc.label], minlength=w * k).reshape(w, k)
+        not_r = 1.0 - st / st_s1  # P(knowing | answer c, c is the true label)
+        knowing = not_r * g
+        strategy_counts = n_wl - knowing
+        knowing_counts = np.stack([strategy_counts.sum(axis=1), knowing.sum(axis=1)], axis=1)
         return float(log_inst.sum()), q, strategy_counts, knowing_counts
 
     def fit(self, data: pd.DataFrame) -> MACE:
@@ -100,6 +98,9 @@ class MACE(_ClassificationAggregator):
         smoothing = 0.01 / k
         theta_priors = np.tile([self.alpha, self.beta], (w, 1)).astype(np.float64)
         strategy_priors = np.full((w, k), 10.0)
+        cols = enc.worker.astype(np.int64) * k + enc.label
+        a = self._answer_matrix(enc)
+        n_wl = np.bincount(cols, minlength=w * k).reshape(w, k).astype(np.float64)
         rng = np.random.default_rng(self.random_state)
         best = (-np.inf, None, None)
         self.loss_history_ = []
@@ -111,7 +112,7 @@ class MACE(_ClassificationAggregator):
                 theta = rng.uniform(1, 1 + self.default_noise, size=(w, k))
                 spam /= spam.sum(axis=1, keepdims=True)
                 theta /= theta.sum(axis=1, keepdims=True)
-            ll, q, sc, kc = self._e_step(enc, spam, theta)
+            ll, q, sc, kc = self._e_step(enc, a, cols, n_wl, spam, theta)
             for _ in range(self.n_iter):
                 if self.method == "vb":
                     spam = _variational_normalize(kc, theta_priors)
@@ -119,12 +120,13 @@ class MACE(_ClassificationAggregator):
                 else:
                     spam = _normalize(kc, smoothing)
                     theta = _normalize(sc, smoothing)
-                ll, q, sc, kc = self._e_step(enc, spam, theta)
+                ll, q, sc, kc = self._e_step(enc, a, cols, n_wl, spam, theta)
             self.loss_history_.append(ll)
             if ll > best[0]:
                 best = (ll, spam, theta)
         _, spam, theta = best
-        _, q, _, _ = self._e_step(enc, spam, theta)
+        _, q, _, _ = self._e_step(enc, a, cols, n_wl, spam, theta)
         self.spamming_, self.thetas_ = spam, theta
+        self.skills_ = self._skills_series(enc, spam[:, 1])  # P(knowing), i.e. not spamming
         self._set_result(enc, q)
         return self
