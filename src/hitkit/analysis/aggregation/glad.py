@@ -69,7 +69,11 @@ class GLAD(_ClassificationAggregator):
         conjugate gradient (tol 1e-2) amplifies last-bit differences of other formulas into different results."""
         eb = np.exp(beta[enc.task])
         ab = alpha[enc.worker] * eb
-        right, wrong = log_expit(ab), log_expit(-ab) - np.log(enc.n_labels - 1)
+        # log_expit(x) is -log1p(exp(-x)) for x >= 0 and x - log1p(exp(x)) below: both log_expit(ab) and
+        # log_expit(-ab) are p = log_expit(|ab|) plus min(ab, 0) or minus max(ab, 0), bit for bit; one call
+        p = log_expit(np.abs(ab))
+        right = p + np.minimum(ab, 0.0)
+        wrong = (p - np.maximum(ab, 0.0)) - np.log(enc.n_labels - 1)
         if not with_grad:
             return right, wrong
         return right, wrong, eb, ab, expit(ab)
