@@ -87,15 +87,15 @@ class GLAD(_ClassificationAggregator):
         ).reshape(enc.n_tasks, k)
         return self._softmax_rows(base[:, None] + diff + log_prior)
 
-    def _q(self, enc: Encoded, qa: np.ndarray, alpha, beta, mu_a, mu_b, terms=None) -> float:
+    def _q(self, enc: Encoded, qa: np.ndarray, alpha, beta, mu_a, mu_b, terms=None, rest=None) -> float:
         right, wrong = terms if terms is not None else self._log_terms(enc, alpha, beta)
-        q = float(np.sum(qa * right + (1.0 - qa) * wrong))
+        q = float(np.sum(qa * right + ((1.0 - qa) if rest is None else rest) * wrong))
         q += float(np.sum(-0.5 * (alpha - mu_a) ** 2 - _HALF_LOG_2PI))
         q += float(np.sum(-0.5 * (beta - mu_b) ** 2 - _HALF_LOG_2PI))
         return q
 
     def fit(self, data: pd.DataFrame) -> GLAD:
-        enc = self._encode(data)
+        enc = self._intp(self._encode(data))
         self._require_two_workers(enc, type(self).__name__)
         if enc.n_labels < 2:
             raise AnalysisError(
@@ -120,6 +120,7 @@ class GLAD(_ClassificationAggregator):
             last = loss
             probas = self._e_step(enc, alpha, beta, log_prior)
             qa = probas[enc.task, enc.label]
+            rest = 1.0 - qa
 
             def f(x: np.ndarray) -> tuple[float, np.ndarray]:
                 a, b = x[:w], x[w:]
@@ -127,7 +128,7 @@ class GLAD(_ClassificationAggregator):
                 g = qa - sig
                 d_alpha = np.bincount(enc.worker, weights=g * eb, minlength=w) - (a - mu_a)
                 d_beta = np.bincount(enc.task, weights=g * ab, minlength=t) - (b - mu_b)
-                value = self._q(enc, qa, a, b, mu_a, mu_b, (right, wrong))
+                value = self._q(enc, qa, a, b, mu_a, mu_b, (right, wrong), rest)
                 return -value, -np.concatenate([d_alpha, d_beta])
 
             res = minimize(

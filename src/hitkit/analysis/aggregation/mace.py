@@ -92,7 +92,7 @@ class MACE(_ClassificationAggregator):
         return float(log_inst.sum()), q, strategy_counts, knowing_counts
 
     def fit(self, data: pd.DataFrame) -> MACE:
-        enc = self._encode(data)
+        enc = self._intp(self._encode(data))
         self._require_two_workers(enc, type(self).__name__)
         w, k = enc.n_workers, enc.n_labels
         smoothing = 0.01 / k

@@ -9,6 +9,7 @@ Tie rule (the same for every method in hitkit.analysis): equal scores go to the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -69,6 +70,14 @@ class _ClassificationAggregator:
     @staticmethod
     def _encode(data: pd.DataFrame) -> Encoded:
         return encode(data)
+
+    @staticmethod
+    def _intp(enc: Encoded) -> Encoded:
+        """The same encoding with intp codes: numpy converts int32 index arrays to intp on every gather and
+        bincount, so loops that index many times (GLAD, MACE) convert once."""
+        return dataclasses.replace(
+            enc, task=enc.task.astype(np.intp), worker=enc.worker.astype(np.intp), label=enc.label.astype(np.intp)
+        )
 
     @staticmethod
     def _require_two_workers(enc: Encoded, method: str) -> None:
