@@ -66,25 +66,26 @@ class MACE(_ClassificationAggregator):
         self.thetas_: np.ndarray | None = None
         self.skills_: pd.Series | None = None
 
-    def _e_step(self, enc: Encoded, a, cols: np.ndarray, n_wl: np.ndarray, spam: np.ndarray, theta: np.ndarray):
+    def _e_step(self, enc: Encoded, ctx: tuple, spam: np.ndarray, theta: np.ndarray):
         """E-step and expected counts. Every per-answer quantity depends only on the answer's (worker, label)
         pair c, so the E-step is one sparse product of the T x (W*K) answer matrix A with a (W*K) x K matrix of
         log-likelihoods, and the counts need only G[c] = the sum of q[t, label(c)] over the answers in c."""
         k, w = enc.n_labels, enc.n_workers
+        a, cols, n_wl, answer_cells, diagonal, log_k = ctx
         st = spam[:, :1] * theta  # W x K: P(spamming and answering l)
         s1 = spam[:, 1:]  # P(knowing)
         log_st = np.log(np.clip(st, 1e-300, None))
         st_s1 = np.clip(st + s1, 1e-300, None)
         m = np.repeat(log_st.reshape(-1, 1), k, axis=1)  # (W*K) x K: log P(answer c | true label k)
-        m[np.arange(w * k), np.tile(np.arange(k), w)] = np.log(st_s1).ravel()
+        m[diagonal] = np.log(st_s1).ravel()
         log_q = a @ m
-        log_q -= np.log(k)
+        log_q -= log_k
         top = self._row_max(log_q)
         q = np.exp(log_q - top[:, None])
         total = self._row_sum(q)
         q /= total[:, None]
         log_inst = top + np.log(total)  # log of each row's normaliser: log P(task's answers)
-        g = np.bincount(cols, weights=q[enc.task, enc.label], minlength=w * k).reshape(w, k)
+        g = np.bincount(cols, weights=q.ravel()[answer_cells], minlength=w * k).reshape(w, k)
         not_r = 1.0 - st / st_s1  # P(knowing | answer c, c is the true label)
         knowing = not_r * g
         strategy_counts = n_wl - knowing
@@ -101,6 +102,8 @@ class MACE(_ClassificationAggregator):
         cols = enc.worker.astype(np.int64) * k + enc.label
         a = self._answer_matrix(enc)
         n_wl = np.bincount(cols, minlength=w * k).reshape(w, k).astype(np.float64)
+        # what every E-step reuses: q[task, label] as flat indexes, the (c, label(c)) cells of the W*K x K matrix
+        ctx = (a, cols, n_wl, enc.task * k + enc.label, (np.arange(w * k), np.tile(np.arange(k), w)), np.log(k))
         rng = np.random.default_rng(self.random_state)
         best = (-np.inf, None, None)
         self.loss_history_ = []
@@ -112,7 +115,7 @@ class MACE(_ClassificationAggregator):
                 theta = rng.uniform(1, 1 + self.default_noise, size=(w, k))
                 spam /= spam.sum(axis=1, keepdims=True)
                 theta /= theta.sum(axis=1, keepdims=True)
-            ll, q, sc, kc = self._e_step(enc, a, cols, n_wl, spam, theta)
+            ll, q, sc, kc = self._e_step(enc, ctx, spam, theta)
             for _ in range(self.n_iter):
                 if self.method == "vb":
                     spam = _variational_normalize(kc, theta_priors)
@@ -120,12 +123,12 @@ class MACE(_ClassificationAggregator):
                 else:
                     spam = _normalize(kc, smoothing)
                     theta = _normalize(sc, smoothing)
-                ll, q, sc, kc = self._e_step(enc, a, cols, n_wl, spam, theta)
+                ll, q, sc, kc = self._e_step(enc, ctx, spam, theta)
             self.loss_history_.append(ll)
             if ll > best[0]:
                 best = (ll, spam, theta)
         _, spam, theta = best
-        _, q, _, _ = self._e_step(enc, a, cols, n_wl, spam, theta)
+        _, q, _, _ = self._e_step(enc, ctx, spam, theta)
         self.spamming_, self.thetas_ = spam, theta
         self.skills_ = self._skills_series(enc, spam[:, 1])  # P(knowing), i.e. not spamming
         self._set_result(enc, q)
