@@ -156,3 +156,15 @@ def ds_normalize_and_count(indptr, cols, d, gold, q, counts, q_sum):
             q_sum[j] += q[t, j]
     _scatter(indptr, cols, q, counts)
     return neg_entropy
+
+
+def warm_up() -> None:
+    """Call every kernel once on tiny inputs of the dtypes the methods pass, so that loading them from numba's
+    on-disk cache (or compiling them, the first time on a machine) happens here, once, not inside a fit."""
+    codes = np.zeros(2, dtype=np.int32)
+    indptr, cols = csr_by_task(codes, codes, codes, 1, 2)
+    q = np.full((1, 2), 0.5)
+    counts = ds_counts(indptr, cols, q, 2)
+    d = np.empty_like(q)
+    ds_shifted_scores(indptr, cols, np.zeros((2, 2)), np.zeros(2), d)
+    ds_normalize_and_count(indptr, cols, d, np.full(1, -1, dtype=np.int32), q, counts, np.zeros(2))

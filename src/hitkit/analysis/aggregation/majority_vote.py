@@ -38,6 +38,8 @@ def kernels(work: float | None = None) -> Any:
             return None
         try:
             from hitkit.analysis.aggregation import _kernels as module
+
+            module.warm_up()
         except Exception:  # numba missing, or broken on this platform: the numpy code does the same work
             module = None
         _KERNELS.append(module)
