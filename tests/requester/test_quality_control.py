@@ -465,3 +465,20 @@ def test_gold_files_round_trip(tmp_path_factory, items):
     assert [(i.data["text"], i.expected["label"], i.feedback) for i in gold.items] == [
         (t, label.strip(), fb.strip() if fb and fb.strip() else None) for t, label, fb in items]
     assert all(is_correct({"label": label}, i.expected) for (_, label, _), i in zip(items, gold.items, strict=True))
+
+
+def test_quality_control_from_the_python_api(server, mturk, qc_project):
+    import hitkit
+
+    project, hit_ids = qc_project
+    bad = server.new_worker()
+    for h in hit_ids:
+        server.do_hit(bad, h, {"label": "no"})
+    p = hitkit.Project(project.root, client=mturk)
+    assert p.collect(quality_control=False).new == 3 and p.qc_actions().empty
+    plan = p.quality_control(dry_run=True)
+    assert {a.action for a in plan.actions} >= {"soft_block"} and p.qc_actions().empty  # a dry run records nothing
+    report = p.quality_control()
+    assert report.rejected == 3
+    taken = p.qc_actions()
+    assert set(taken["worker_id"]) == {bad.worker_id} and (taken["state"] == "applied").all()

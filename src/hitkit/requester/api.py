@@ -89,11 +89,28 @@ class Project:
                             max_assignments_per_hit=max_assignments_per_hit, progress=progress,
                             confirm=None if yes else (lambda plan: False))
 
-    def collect(self, *, all_hits: bool = False) -> CollectReport:
-        """Bring every assignment into the ledger (incremental; complete HITs are not asked again)."""
+    def collect(self, *, all_hits: bool = False, quality_control: bool = True) -> CollectReport:
+        """Bring every assignment into the ledger (incremental; complete HITs are not asked again), then apply the
+        project's quality-control rules' worker actions (unless `quality_control=False`)."""
         from hitkit.requester.collect import collect
 
-        return collect(self.folder, self.client, concurrency=self.concurrency, all_hits=all_hits)
+        return collect(self.folder, self.client, concurrency=self.concurrency, all_hits=all_hits,
+                       quality_control=quality_control)
+
+    def quality_control(self, *, dry_run: bool = False, rules: list | None = None) -> Any:
+        """As `hitkit qc`: evaluate the rules (the project's, or `rules`) over the ledger and apply every action,
+        approve and reject included; with `dry_run` only the plan (QCPlan) is returned, else a QCReport."""
+        from hitkit.requester.quality_control import run
+
+        return run(self.folder, self.client, rules, dry_run=dry_run, concurrency=self.concurrency)
+
+    def qc_actions(self):  # type: ignore[no-untyped-def]
+        """Every quality-control action the ledger holds (worker, rule, action, when decided and applied)."""
+        import pandas as pd
+
+        from hitkit.requester.quality_control import actions_taken
+
+        return pd.DataFrame(actions_taken(self.folder))
 
     def results(self, statuses: Iterable[str] | None = None, *, collect: bool = False):  # type: ignore[no-untyped-def]
         """A pandas DataFrame, one row per assignment (HITId ... WorkTimeInSeconds, Input.*, Answer.*, and
