@@ -22,17 +22,14 @@ and under the `slow` marker up to 10,000 (GLAD; crowd-kit needs 60 s on zheng201
 
 from __future__ import annotations
 
-import functools
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ck = pytest.importorskip("crowdkit.aggregation")
 
-from hitkit.analysis import (  # noqa: E402
+from hitkit.analysis import (
     GLAD,
     MACE,
     DawidSkene,
@@ -41,55 +38,13 @@ from hitkit.analysis import (  # noqa: E402
     Wawa,
     ZeroBasedSkill,
 )
+from tests.analysis.shared_datasets import DATASETS_DIR, accuracy, classification_datasets, crowdkit, load
 
-DATASETS_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets"
-if not DATASETS_DIR.exists():  # a checkout elsewhere: look next to the repository
-    DATASETS_DIR = Path("/work/shared/datasets")
+ck = crowdkit()
 
 TOLERANCE = 0.5  # percentage points
 
-
-def _patch_crowdkit_sklearn() -> None:
-    """crowd-kit 1.4.2 calls sklearn's check_is_fitted on attrs classes; scikit-learn >= 1.8 rejects them."""
-    import crowdkit.aggregation.classification.wawa as ck_wawa
-    import crowdkit.aggregation.classification.zero_based_skill as ck_zbs
-
-    def check_is_fitted(estimator, attributes=None, *args, **kwargs):
-        names = [attributes] if isinstance(attributes, str) else list(attributes or [])
-        if any(getattr(estimator, a, None) is None for a in names):
-            raise RuntimeError(f"{type(estimator).__name__} is not fitted")
-
-    ck_wawa.check_is_fitted = check_is_fitted
-    ck_zbs.check_is_fitted = check_is_fitted
-
-
-_patch_crowdkit_sklearn()
-
-
-def _classification_datasets() -> list[str]:
-    names = []
-    for folder in sorted(DATASETS_DIR.glob("*/")):
-        if not (folder / "answers.csv").exists():
-            continue
-        labels = pd.read_csv(folder / "answers.csv", usecols=["label"]).label
-        if labels.nunique() <= 20:  # zheng2017-emotion is numeric, not classification
-            names.append(folder.name)
-    return names
-
-
-DATASETS = _classification_datasets()
-
-
-@functools.lru_cache(maxsize=None)
-def load(name: str) -> tuple[pd.DataFrame, pd.Series]:
-    answers = pd.read_csv(DATASETS_DIR / name / "answers.csv")
-    truth = pd.read_csv(DATASETS_DIR / name / "truth.csv").set_index("task")["label"]
-    return answers, truth
-
-
-def accuracy(labels: pd.Series, truth: pd.Series) -> float:
-    common = truth.index.intersection(labels.index)
-    return 100.0 * float((labels.loc[common].to_numpy() == truth.loc[common].to_numpy()).mean())
+DATASETS = classification_datasets()
 
 
 def first_in_sort_order(probas: pd.DataFrame) -> pd.Series:

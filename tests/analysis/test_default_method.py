@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,37 +28,11 @@ from hypothesis import strategies as st
 
 from hitkit.analysis import AnalysisError, HierarchicalDawidSkene, MajorityVote
 from hitkit.analysis.methods import DEFAULT_METHOD, METHODS, make_aggregator, worker_skills
-
-DATASETS_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets"
-if not DATASETS_DIR.exists():  # a checkout elsewhere: look next to the repository
-    DATASETS_DIR = Path("/work/shared/datasets")
+from tests.analysis.shared_datasets import DATASETS_DIR, accuracy, classification_datasets, crowdkit, load
 
 TOLERANCE = 1.0  # percentage points below the best crowd-kit method
 
-
-def _classification_datasets() -> list[str]:
-    names = []
-    for folder in sorted(DATASETS_DIR.glob("*/")):
-        if not (folder / "answers.csv").exists():
-            continue
-        if pd.read_csv(folder / "answers.csv", usecols=["label"]).label.nunique() <= 20:  # not the numeric one
-            names.append(folder.name)
-    return names
-
-
-DATASETS = _classification_datasets()
-
-
-@functools.lru_cache(maxsize=None)
-def load(name: str) -> tuple[pd.DataFrame, pd.Series]:
-    answers = pd.read_csv(DATASETS_DIR / name / "answers.csv")
-    truth = pd.read_csv(DATASETS_DIR / name / "truth.csv").set_index("task")["label"]
-    return answers, truth
-
-
-def accuracy(labels: pd.Series, truth: pd.Series) -> float:
-    common = truth.index.intersection(labels.index)
-    return 100.0 * float((labels.loc[common].to_numpy() == truth.loc[common].to_numpy()).mean())
+DATASETS = classification_datasets()
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,20 +49,7 @@ def _quiet():
 
 
 # -- crowd-kit, as shipped -------------------------------------------------------------------------------------
-def _crowdkit():
-    ck = pytest.importorskip("crowdkit.aggregation")
-    import crowdkit.aggregation.classification.wawa as ck_wawa
-    import crowdkit.aggregation.classification.zero_based_skill as ck_zbs
-
-    def check_is_fitted(estimator, attributes=None, *args, **kwargs):
-        """crowd-kit 1.4.2 calls sklearn's check_is_fitted on attrs classes; scikit-learn >= 1.8 rejects them."""
-        names = [attributes] if isinstance(attributes, str) else list(attributes or [])
-        if any(getattr(estimator, a, None) is None for a in names):
-            raise RuntimeError(f"{type(estimator).__name__} is not fitted")
-
-    ck_wawa.check_is_fitted = check_is_fitted
-    ck_zbs.check_is_fitted = check_is_fitted
-    return ck
+_crowdkit = crowdkit  # crowd-kit, as shipped
 
 
 CROWDKIT = {  # method -> (constructor, largest dataset compared, above which it is `slow`)
