@@ -636,9 +636,10 @@ def quals_create(
                                                              "duration, [[questions]] with choices/answer/points)."),
     name: Optional[str] = typer.Option(None, "--name", help="The qualification's name (or the quiz's)."),
     description: Optional[str] = typer.Option(None, "--description", help="What it means (or the quiz's)."),
-    keywords: Optional[str] = typer.Option(None, "--keywords"),
+    keywords: Optional[str] = typer.Option(None, "--keywords", help="Comma-separated keywords workers can search for."),
     auto_granted: bool = typer.Option(False, "--auto-granted", help="Granted to any worker who asks (no test)."),
-    auto_granted_value: int = typer.Option(1, "--auto-granted-value"),
+    auto_granted_value: int = typer.Option(1, "--auto-granted-value", help="The value an auto-granted "
+                                                                           "qualification is given (with --auto-granted)."),
     retry_delay: Optional[str] = typer.Option(None, "--retry-delay", help="When a worker may ask again: 1d, 6h..."),
     json_output: bool = JsonOpt,
     endpoint: str = EndpointOpt,
