@@ -180,10 +180,13 @@ def test_insufficient_funds_stops_cleanly(server, tmp_path):
 
 
 def _paid(project) -> int:  # type: ignore[no-untyped-def]
-    """Bonus rows the ledger marks paid (0 while the child is still writing its first transaction)."""
+    """Bonus rows the ledger marks paid: one cheap query, so polling keeps up with a fast child."""
+    import sqlite3
+
     try:
-        return sum(1 for b in ledger_bonuses(project).values() if b.paid_at)
-    except Exception:
+        with sqlite3.connect(project.ledger_path, timeout=5) as db:
+            return db.execute("SELECT count(*) FROM bonuses WHERE paid_at IS NOT NULL").fetchone()[0]
+    except sqlite3.Error:  # the child is still creating its first rows
         return 0
 
 
@@ -212,11 +215,13 @@ def test_kill_9_during_a_200_bonus_run_pays_each_exactly_once(server, mturk, tmp
         # Kill it at a random point of its progress (not a random time: a busy machine is slow to start), after
         # it has paid a few more rows than the runs before it.
         already = _paid(project)
-        target = min(199, already + rng.randint(1, 40))
+        if already >= 190:
+            break  # little left to interrupt: the final run below pays the rest
+        target = already + rng.randint(1, 25)
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None and _paid(project) < target:
             time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.05))  # then anywhere in the next call or two
+        time.sleep(rng.uniform(0, 0.02))  # then anywhere in the next call or two
         if proc.poll() is not None:
             continue  # finished before the kill: nothing left to kill
         proc.send_signal(signal.SIGKILL)
