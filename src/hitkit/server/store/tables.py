@@ -415,3 +415,47 @@ login_failures = Table(
     Index("ix_login_failures_username", "username", "created_at"),
     Index("ix_login_failures_ip", "ip", "created_at"),
 )
+
+# Console projects: a task template and its HIT properties (hitkit.toml's [hit] and [qualifications] as JSON),
+# edited in the browser. A batch copies both when it is uploaded, so editing the project never changes a batch.
+console_projects = Table(
+    "console_projects",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("requester_id", String(64), ForeignKey("requesters.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("template_kind", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("requester_id", "name", name="uq_console_projects_name"),
+)
+
+console_batches = Table(
+    "console_batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("requester_id", String(64), ForeignKey("requesters.id"), nullable=False, index=True),
+    Column("project_id", String(32), ForeignKey("console_projects.id"), nullable=False, index=True),
+    Column("name", String(256), nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("template_kind", String(32), nullable=False),
+    Column("columns", Text, nullable=False),  # JSON list, in the CSV's order
+    Column("row_count", Integer, nullable=False),
+    Column("hit_type_id", String(64), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("published_at", Float, nullable=True),
+    Column("cancelled_at", Float, nullable=True),
+)
+
+# One row per CSV data row; hit_id is set when that row's HIT exists (publishing is resumable row by row).
+console_batch_rows = Table(
+    "console_batch_rows",
+    metadata,
+    Column("batch_id", String(32), ForeignKey("console_batches.id"), primary_key=True),
+    Column("row_index", Integer, primary_key=True),  # 1 = the first data row
+    Column("row", Text, nullable=False),  # JSON object, column -> text
+    Column("hit_id", String(64), nullable=True, index=True),
+)
