@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from hitkit.requester.scaffold import BUILTINS
+from hitkit.templates import BUILTINS
 from tests.support.processes import hitkit
 
 QUESTION_FORM = """<QuestionForm xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2017-11-06/QuestionForm.xsd">

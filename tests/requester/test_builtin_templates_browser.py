@@ -15,7 +15,8 @@ import xmltodict
 
 from hitkit.requester.inputs import read_input
 from hitkit.requester.project import Project
-from hitkit.requester.scaffold import BUILTINS, new_project
+from hitkit.requester.scaffold import new_project
+from hitkit.templates import BUILTINS
 from tests.support.browser import chromium_page, screenshot
 
 ACCEPT_MESSAGE = "You must ACCEPT the HIT before you can submit the results."

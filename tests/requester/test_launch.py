@@ -19,7 +19,7 @@ from hitkit.requester.inputs import Input, read_input
 from hitkit.requester.launch import LaunchError, RetryPolicy, classify, launch_batch, token_for
 from hitkit.requester.ledger.tables import batches, events, hits, rows
 from hitkit.requester.project import Project
-from hitkit.requester.task_templates import TemplateError
+from hitkit.templates.task_template import TemplateError
 from hitkit.server.domain.ledger import deposit
 
 TEMPLATE = """<p>Is this text positive?</p><blockquote>{{ row.text }}</blockquote>

@@ -13,7 +13,7 @@ import pytest
 
 from hitkit.requester.inputs import read_input
 from hitkit.requester.project import Project
-from hitkit.requester.properties import parse_properties
+from hitkit.mturk.hit_properties import parse_properties
 from hitkit.requester.scaffold import (
     BUILTINS,
     PROJECT_FILES,
@@ -23,7 +23,7 @@ from hitkit.requester.scaffold import (
     readable_duration,
     simple_amt_config,
 )
-from hitkit.requester.task_templates import TaskTemplate
+from hitkit.templates.task_template import TaskTemplate
 
 ALLOWED_REMOTE = {"https://s3.amazonaws.com/mturk-public/externalHIT_v1.js", "https://assets.crowd.aws/crowd-html-elements.js",
                   "https://www.mturk.com/mturk/externalSubmit"}

@@ -13,7 +13,8 @@ from rich.markup import escape
 from hitkit.requester.inputs import InputError, read_input
 from hitkit.requester.preview import PreviewError, serve, write_preview
 from hitkit.requester.project import Project, ProjectError
-from hitkit.requester.scaffold import BUILTINS, ScaffoldError, import_simple_amt, new_project
+from hitkit.requester.scaffold import ScaffoldError, import_simple_amt, new_project
+from hitkit.templates import BUILTINS
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -58,7 +58,7 @@ from hitkit.requester.ledger.store import record_event
 from hitkit.requester.ledger.tables import batches, gold_rows, hits, rows
 from hitkit.requester.project import Project
 from hitkit.requester.quality_control.gold import GoldItem
-from hitkit.requester.task_templates import TemplateError
+from hitkit.templates.task_template import TemplateError
 
 ANNOTATION_PREFIX = "hitkit:"
 TOKEN_RE = re.compile(r"hitkit:([0-9a-f]{16}-\d+-\d+)")

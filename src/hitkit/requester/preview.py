@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from hitkit.mturk.xml import FormQuestion, QuestionDoc, QuestionXMLError, parse_question
 from hitkit.requester.inputs import Input
 from hitkit.requester.project import Project
-from hitkit.requester.task_templates import TemplateError
+from hitkit.templates.task_template import TemplateError
 
 PREVIEW_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
 PREVIEW_HIT_ID = "PREVIEWHIT0000000000000000000"

@@ -28,10 +28,10 @@ from sqlalchemy import Engine
 
 from hitkit.requester.inputs import Input
 from hitkit.requester.ledger.store import open_ledger
-from hitkit.requester.properties import CustomQualification, HitProperties, PropertiesError, parse_properties
+from hitkit.mturk.hit_properties import CustomQualification, HitProperties, PropertiesError, parse_properties
 from hitkit.requester.quality_control.gold import Gold, parse_gold
 from hitkit.requester.quality_control.rules import QualityControlError, Rule, parse_rules
-from hitkit.requester.task_templates import TaskTemplate, TemplateError, load_template
+from hitkit.templates.task_template import TaskTemplate, TemplateError, load_template
 
 CONFIG_FILE = "hitkit.toml"
 LEDGER_FILE = Path(".hitkit") / "ledger.sqlite"

@@ -14,7 +14,6 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,10 @@ from typing import Any
 import tomli_w
 
 from hitkit.requester.inputs import InputError, read_input
-from hitkit.requester.properties import PropertiesError, parse_properties
-from hitkit.requester.task_templates import TaskTemplate, TemplateError
+from hitkit.mturk.hit_properties import PropertiesError, parse_properties
+from hitkit.templates import builtin_folder
+from hitkit.templates.task_template import TaskTemplate, TemplateError
 
-BUILTINS: dict[str, str] = {
-    "image-classification": "pick one category for an image (image_url -> label)",
-    "text-classification": "pick one label for a text (text -> label)",
-    "sentiment": "sentiment of a text with MTurk's crowd-classifier (text -> taskAnswers sentiment.label)",
-    "ner-spans": "mark names in a text with the mouse (text -> spans JSON: start, end, label, text)",
-    "bounding-boxes": "draw labelled boxes on an image (image_url -> boxes JSON: left, top, width, height, label)",
-    "transcription": "type what a recording says or a picture shows (audio_url or image_url -> transcript)",
-    "survey": "Likert and free-text questions, the same for everyone (no columns -> clarity, workload, again, "
-              "liked, improve)",
-    "external-study": "a study on another site with a completion code (study_url -> completion_code)",
-}
 PROJECT_FILES = ("hitkit.toml", "template.html", "example.csv")
 DEFAULT_LIFETIME = 86400
 MAX_FRAME_HEIGHT = 10_000
@@ -47,9 +36,10 @@ class ScaffoldError(ValueError):
 
 def builtin(template_id: str) -> Traversable:
     """The folder of built-in template `template_id`, or ScaffoldError listing the ids."""
-    if template_id not in BUILTINS:
-        raise ScaffoldError(f"there is no built-in template {template_id!r}; the templates are: {', '.join(BUILTINS)}")
-    return resources.files("hitkit").joinpath("templates", template_id)
+    try:
+        return builtin_folder(template_id)
+    except KeyError as e:
+        raise ScaffoldError(e.args[0]) from None
 
 
 def check_destination(dest: Path, force: bool) -> None:

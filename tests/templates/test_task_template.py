@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hitkit.mturk.xml import parse_question
-from hitkit.requester.task_templates import (
+from hitkit.templates.task_template import (
     MAX_QUESTION_BYTES,
     TaskTemplate,
     TemplateError,
