@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from hitkit.requester.collect import ResultsError, collect
-from hitkit.requester.export import META, cell, export, load_results, mturk_time, parse_split
+from hitkit.mturk.batch_results import META, cell, mturk_time
+from hitkit.requester.export import export, load_results, parse_split
 from tests.requester.test_collect import launch, ledger_assignments, make_project
 
 TIME_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d\d "

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import Connection, func, insert, select, update
 
-from hitkit.requester.answers import AnswerFormatError, parse_answer_xml
+from hitkit.mturk.answers import AnswerFormatError, parse_answer_xml
 from hitkit.requester.ledger.store import record_event
 from hitkit.requester.ledger.tables import assignments, hits
 

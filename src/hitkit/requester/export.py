@@ -30,15 +30,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from hitkit.mturk.batch_results import META, REVIEW_COLUMNS, TIMES, csv_row
 from hitkit.requester.collect import ResultsError
 from hitkit.requester.ledger.tables import assignments, batches, hits, rows
 
-META = ["HITId", "HITTypeId", "Title", "Reward", "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime",
-        "SubmitTime", "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback", "WorkTimeInSeconds"]
-TIMES = ("AcceptTime", "SubmitTime", "AutoApprovalTime", "ApprovalTime", "RejectionTime")
-REVIEW_COLUMNS = ["Approve", "Reject"]
 FORMATS = ("csv", "jsonl", "parquet")
-MTURK_TIME = "%a %b %d %H:%M:%S UTC %Y"
 
 
 class Result(dict):
@@ -133,43 +129,6 @@ def columns_of(results: list[Result]) -> list[str]:
             elif k.startswith("Answer."):
                 answers.setdefault(k)
     return META + list(inputs) + list(answers)
-
-
-def mturk_time(t: float | None) -> str:
-    """`Mon Nov 23 07:33:47 UTC 2026`, as MTurk's batch results CSV wrote times (here always in UTC)."""
-    if t is None:
-        return ""
-    return datetime.fromtimestamp(t, timezone.utc).strftime(MTURK_TIME)
-
-
-def parse_mturk_time(text: str) -> datetime | None:
-    return datetime.strptime(text, MTURK_TIME).replace(tzinfo=timezone.utc) if text else None
-
-
-def cell(value: Any) -> str:
-    """A value as a CSV cell: text as is, a list of texts joined with `|`, anything else as JSON, None empty."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "|".join(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def csv_row(record: dict[str, Any], columns: list[str]) -> list[str]:
-    out = []
-    for c in columns:
-        v = record.get(c)
-        if c in TIMES:
-            out.append(mturk_time(v))
-        elif c == "Reward":
-            out.append("" if v is None else f"${v:.2f}")
-        elif c in REVIEW_COLUMNS:
-            out.append("")
-        else:
-            out.append(cell(v))
-    return out
 
 
 def typed_record(record: dict[str, Any], columns: list[str]) -> dict[str, Any]:

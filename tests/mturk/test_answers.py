@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hitkit.mturk.xml import encode_form_answers
-from hitkit.requester.answers import AnswerFormatError, flatten, parse_answer_xml
+from hitkit.mturk.answers import AnswerFormatError, flatten, parse_answer_xml
 
 NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"
 
