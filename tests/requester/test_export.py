@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hitkit.requester.collect import ResultsError, collect
-from hitkit.mturk.batch_results import META, cell, mturk_time
+from hitkit.mturk.batch_csv import META, cell, mturk_time
 from hitkit.requester.export import export, load_results, parse_split
 from tests.requester.test_collect import launch, ledger_assignments, make_project
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from hitkit.mturk.batch_results import META, REVIEW_COLUMNS, TIMES, csv_row
+from hitkit.mturk.batch_csv import META, REVIEW_COLUMNS, TIMES, csv_row
 from hitkit.requester.collect import ResultsError
 from hitkit.requester.ledger.tables import assignments, batches, hits, rows
 

@@ -7,14 +7,14 @@ CSV cells are strings, JSON and Parquet keep their types (missing Parquet values
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from hitkit.mturk.batch_csv import BatchCSVError, parse_input_csv
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -73,31 +73,10 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text (byte {e.start})", source=str(path)) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader)
-    except StopIteration:
-        raise InputError("the file is empty (expected a header row)", source=str(path)) from None
-    except csv.Error as e:
-        raise InputError(f"the header row is not valid CSV: {e}", source=str(path)) from None
-    names = [h.strip() for h in header]
-    if any(not n for n in names):
-        raise InputError(f"header column {names.index('') + 1} has no name", source=str(path))
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InputError(f"the header repeats the column name {dupes[0]!r}", source=str(path), column=dupes[0])
-    rows = []
-    try:
-        for number, cells in enumerate(reader, start=1):
-            if not any(c.strip() for c in cells):
-                continue  # blank lines at the end of hand-edited files
-            if len(cells) != len(names):
-                raise InputError(f"has {len(cells)} cells but the header has {len(names)} columns",
-                                 source=str(path), row=number)
-            rows.append(dict(zip(names, cells)))
-    except csv.Error as e:
-        raise InputError(f"is not valid CSV: {e}", source=str(path), row=reader.line_num) from None
-    return rows
+        return parse_input_csv(text)[1]
+    except BatchCSVError as e:
+        raise InputError(str(e), source=str(path), row=e.row, column=e.column) from None
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
