@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select, text
 
-from hitkit.requester.aggregate import aggregate, choose_field, stored_labels, stored_skills
+from hitkit.analysis.label_fields import choose_field
+from hitkit.analysis.long_format import AnalysisError
+from hitkit.requester.aggregate import aggregate, stored_labels, stored_skills
 from hitkit.requester.collect import ResultsError, collect
 from hitkit.requester.export import export
 from hitkit.requester.ledger.tables import aggregations, gold_rows
@@ -102,8 +104,8 @@ def test_errors_say_what_is_wrong(server, mturk, tmp_path):
 def test_choose_field_needs_a_label_like_field():
     answers = [{"a": str(i), "b": str(i), "c": "x" if i % 2 else "y"} for i in range(10)]
     assert choose_field(answers, None) == "c"
-    with pytest.raises(ResultsError, match="Several answer fields could be labels \\(c, d\\)"):
+    with pytest.raises(AnalysisError, match="Several answer fields could be labels \\(c, d\\)"):
         choose_field([dict(a, d=a["c"]) for a in answers], None)
-    with pytest.raises(ResultsError, match="No answer field looks like a label"):
+    with pytest.raises(AnalysisError, match="No answer field looks like a label"):
         choose_field([{"a": str(i), "b": str(i)} for i in range(10)], None)
     assert choose_field([{"a": str(i)} for i in range(10)], None) == "a"  # the only field

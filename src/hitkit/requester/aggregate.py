@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, insert, select
 
+from hitkit.analysis.label_fields import choose_field, label_value
 from hitkit.analysis.long_format import AnalysisError
 from hitkit.analysis.methods import DEFAULT_METHOD, METHODS, make_aggregator, worker_skills
 from hitkit.requester.collect import ResultsError
@@ -34,7 +35,6 @@ from hitkit.requester.ledger.tables import (
 from hitkit.requester.ledger.tables import worker_skills as worker_skills_table
 
 VOTING = ("Submitted", "Approved")
-MAX_CATEGORIES = 100  # a field with more distinct answers than this is free text, not a label
 
 
 @dataclass
@@ -82,50 +82,11 @@ class Aggregation:
         }
 
 
-def _label_value(value: Any, fld: str, where: str) -> str | None:
-    """An answer as a category: text as is, a one-element list as its element, numbers and booleans as text."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, list):
-        if len(value) == 1:
-            return _label_value(value[0], fld, where)
-        if not value:
-            return None
-        raise ResultsError(f"`{fld}` holds several values in one answer ({where}); aggregate it per value with "
-                           "hitkit.analysis.BinaryRelevance")
-    if isinstance(value, dict):
-        raise ResultsError(f"`{fld}` holds an object ({where}), not a label; boxes and spans have their own "
-                           "aggregators in hitkit.analysis (BoxAggregator, SpanAggregator)")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def choose_field(answer_dicts: list[dict[str, Any]], wanted: str | None) -> str:
-    """The answer field to aggregate: `wanted`, or the one field that looks like a label (short categorical text
-    in most answers)."""
-    seen: dict[str, set[str]] = {}
-    present: dict[str, int] = {}
-    for a in answer_dicts:
-        for k, v in a.items():
-            present[k] = present.get(k, 0) + 1
-            if isinstance(v, (str, int, bool)) or (isinstance(v, list) and len(v) == 1):
-                seen.setdefault(k, set()).add(json.dumps(v, default=str))
-    if wanted is not None:
-        if wanted not in present:
-            known = ", ".join(sorted(present)) or "none yet"
-            raise ResultsError(f"--field: no answer has a field `{wanted}` (fields in the answers: {known})")
-        return wanted
-    n = len(answer_dicts)
-    scalar = [k for k in seen if present[k] >= 0.5 * n]
-    candidates = scalar if len(scalar) == 1 else [
-        k for k in scalar if len(seen[k]) <= min(MAX_CATEGORIES, max(2, n // 2))]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise ResultsError("No answer field looks like a label (few distinct values); say which with --field")
-    raise ResultsError(f"Several answer fields could be labels ({', '.join(sorted(candidates))}); say which with "
-                       "--field")
+def _label(value: Any, fld: str, where: str) -> str | None:
+    try:
+        return label_value(value, fld, where)
+    except AnalysisError as e:
+        raise ResultsError(str(e)) from None
 
 
 def load_answers(conn: Connection, fld: str | None = None) -> Answers:
@@ -142,11 +103,14 @@ def load_answers(conn: Connection, fld: str | None = None) -> Answers:
     if not fetched:
         raise ResultsError("There are no submitted or approved answers in the ledger yet (run `hitkit collect` "
                            "first)")
-    fld = choose_field([a for _, a, *_ in fetched], fld)
+    try:
+        fld = choose_field([a for _, a, *_ in fetched], fld)
+    except AnalysisError as e:
+        raise ResultsError(str(e)) from None
     index: dict[tuple[str, int], int] = {}
     task_col, worker_col, label_col = [], [], []
     for worker, answers, aid, batch_id, row_index in fetched:
-        label = _label_value(answers.get(fld), fld, f"assignment {aid}")
+        label = _label(answers.get(fld), fld, f"assignment {aid}")
         if label is None:
             continue
         task = index.setdefault((batch_id, row_index), len(index))
@@ -162,7 +126,7 @@ def load_answers(conn: Connection, fld: str | None = None) -> Answers:
         task = index.get((g.batch_id, g.row_index))
         expected = json.loads(g.expected).get(fld)
         if task is not None and expected not in (None, ""):
-            answers.gold[task] = _label_value(expected, fld, f"gold row {g.row_index}") or ""
+            answers.gold[task] = _label(expected, fld, f"gold row {g.row_index}") or ""
     for r in conn.execute(select(rows).where(rows.c.batch_id.in_(batch_ids))):
         task = index.get((r.batch_id, r.row_index))
         if task is not None:
