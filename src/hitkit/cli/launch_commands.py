@@ -69,7 +69,7 @@ def launch(
     from hitkit.requester.inputs import InputError, read_input
     from hitkit.requester.launch import LaunchError, launch_batch
     from hitkit.requester.project import Project, ProjectError
-    from hitkit.requester.task_templates import TemplateError
+    from hitkit.templates.task_template import TemplateError
 
     try:
         project = Project.load(name)
