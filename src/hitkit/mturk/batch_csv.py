@@ -92,3 +92,15 @@ def parse_input_csv(text: str) -> tuple[list[str], list[dict[str, str]]]:
     except csv.Error as e:
         raise BatchCSVError(f"is not valid CSV: {e}", row=reader.line_num) from None
     return names, rows
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """The cell with a leading apostrophe when a spreadsheet would run it as a formula (=, +, -, @, tab or CR
+    first, and not a number): answers and names come from workers, and requesters open these files in Excel."""
+    if cell[:1] not in ("=", "+", "-", "@", "\t", "\r"):
+        return cell
+    try:
+        float(cell)
+        return cell
+    except ValueError:
+        return "'" + cell

@@ -25,7 +25,7 @@ from hitkit.server.notification_delivery import deliver_pending
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.db import current_revision, head_revision, make_engine
 from hitkit.server.web import account_pages, admin_api, external_submit, invitation_api, marketplace_pages, task_content, worker_api
-from hitkit.server.web import admin_pages, console_pages, site, worker_home_pages
+from hitkit.server.web import admin_pages, console_pages, console_project_pages, site, worker_home_pages
 from hitkit.server.web.worker_api import error_response
 from hitkit.server.api.dispatch import encode
 
@@ -175,6 +175,7 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
         *admin_api.routes,
         *invitation_api.routes,
         *console_pages.routes,
+        *console_project_pages.routes,
         *admin_pages.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error})

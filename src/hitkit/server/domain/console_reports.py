@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Row, func, select
 
+from hitkit.mturk.batch_csv import spreadsheet_safe
 from hitkit.mturk.fees import format_cents
 from hitkit.server.store.tables import (
     assignments, bonuses, hit_types, hits, ledger, qualification_types, qualifications, worker_blocks, workers,
@@ -203,9 +204,7 @@ def earnings(conn: Connection, requester_id: str, start: float, end: float) -> l
 
 
 def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_safe(str(value))
 
 
 def earnings_csv(rows: list[Earning], start_day: str, end_day: str) -> str:

@@ -96,17 +96,18 @@ def _cached_secret(request: Request, conn: Connection) -> str:
     return secret
 
 
-async def read_form(request: Request, v: Visitor) -> FormData:
-    """The posted form, after the CSRF token (and the Origin header, when the browser sends one) are checked."""
-    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        raise PageError(413, "Form too large", "The form is larger than 256 KiB; nothing was changed.")
+async def read_form(request: Request, v: Visitor, *, max_files: int = 0, max_bytes: int = MAX_FORM_BYTES) -> FormData:
+    """The posted form, after the CSRF token (and the Origin header, when the browser sends one) are checked.
+    `max_files` > 0 accepts that many uploaded files (multipart), the whole body at most `max_bytes`."""
+    if int(request.headers.get("content-length") or 0) > max_bytes:
+        raise PageError(413, "Form too large", f"The form is larger than {max_bytes // 1024:,} KiB; nothing was changed.")
     origin = request.headers.get("origin")
     if origin and origin != "null":
         host = urlsplit(origin).netloc
         if host != request.headers.get("host", ""):
             raise PageError(403, "Refused", "This form was sent from another site; nothing was changed.")
     try:
-        form = await request.form(max_files=0, max_fields=2000, max_part_size=MAX_FORM_BYTES)
+        form = await request.form(max_files=max_files, max_fields=2000, max_part_size=MAX_FORM_BYTES)
     except Exception as e:  # malformed multipart and the like: bad input, not a server error
         raise PageError(400, "Bad form", f"The form could not be read ({e}); nothing was changed.") from None
     sent = form.get("csrf_token")
@@ -172,7 +173,8 @@ def render(request: Request, v: Visitor | None, template: str, status: int = 200
     """An HTML page from `template` with the visitor, its CSRF token and flash messages in the context."""
     body = environment().get_template(template).render(
         visitor=v, worker=v.worker if v else None, session=v.session if v else None, csrf=v.csrf if v else "",
-        flash=(v.flash if v else []) + request.query_params.getlist("msg")[:3], request_path=request.url.path, **ctx,
+        flash=(v.flash if v else []) + request.query_params.getlist("msg")[:3], request_path=request.url.path,
+        request_query=request.url.query, **ctx,
     )
     return _finish(HTMLResponse(body, status_code=status), request, v)
 
@@ -182,7 +184,8 @@ def redirect(request: Request, v: Visitor | None, url: str, *, message: str | No
     if not url.startswith("/") or url.startswith("//") or "\\" in url:
         url = "/"
     if message:
-        url += ("&" if "?" in url else "?") + "msg=" + quote(message[:300], safe="")
+        url, hash_, fragment = url.partition("#")
+        url += ("&" if "?" in url else "?") + "msg=" + quote(message[:300], safe="") + hash_ + fragment
     return _finish(RedirectResponse(url, status_code=303), request, v)
 
 

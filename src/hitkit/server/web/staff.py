@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from hitkit.mturk.model import ValidationFailure, validator_for
 from hitkit.server.api.errors import ApiError
+from hitkit.server.api.operations import HANDLERS, Ctx
 from hitkit.server.domain.login_limits import WINDOW, clear_failures, login_blocked, record_failure
 from hitkit.server.domain.staff_accounts import (
     STAFF_SESSION_SECONDS, StaffSession, end_staff_session, staff_login_record, staff_session_for, start_staff_session,
@@ -76,19 +77,33 @@ class Refused(Exception):
     """An action refused for a reason the visitor can fix; shown as a message on the page they return to."""
 
 
-async def mturk_op(runtime: Runtime, requester_id: str, op: str, params: dict) -> dict:
-    """Run MTurk operation `op` as the requester, with the API's own validation and rules (the console does
-    exactly what a boto3 call would). Refusals become `Refused` with the API's message."""
+def _validate(op: str, params: dict) -> None:
     try:
         validator_for(op)(params)
     except ValidationFailure as e:
         raise Refused(e.message) from None
+
+
+async def mturk_op(runtime: Runtime, requester_id: str, op: str, params: dict) -> dict:
+    """Run MTurk operation `op` as the requester, with the API's own validation and rules (the console does
+    exactly what a boto3 call would). Refusals become `Refused` with the API's message."""
+    _validate(op, params)
     try:
         return await runtime.run(lambda: runtime.service._run(op, requester_id, params))
     except ApiError as e:
         raise Refused(e.message) from None
     except DataError:
         raise Refused("A field holds characters that cannot be stored (such as NUL).") from None
+
+
+def mturk_op_in(conn: Connection, runtime: Runtime, requester_id: str, op: str, params: dict) -> dict:
+    """`mturk_op` inside the caller's transaction, so the console's own rows change atomically with the
+    operation (a refusal raises `Refused`, and the caller's transaction rolls back)."""
+    _validate(op, params)
+    try:
+        return HANDLERS[op](Ctx(conn, requester_id, runtime.clock.now(), runtime.config), params)
+    except ApiError as e:
+        raise Refused(e.message) from None
 
 
 Page = Callable[[Runtime, Request, StaffVisitor], Awaitable[Response]]

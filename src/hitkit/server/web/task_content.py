@@ -79,23 +79,29 @@ def frame_src(request: Request, doc: QuestionDoc, hit_id: str, assignment_id: st
     return with_params(path, params)
 
 
-def _message(status: int, text: str) -> Response:
+def message_page(status: int, text: str) -> Response:
     body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>HIT</title></head>"
             f"<body style='font-family:sans-serif;padding:1em'><p>{html.escape(text)}</p></body></html>")
     return HTMLResponse(body, status_code=status, headers=TASK_HEADERS)
 
 
-def _content(request: Request, hit, assignment_id: str) -> Response:  # type: ignore[no-untyped-def]
-    doc = parse_question_cached(hit.question) if hit.question else None
+def question_page(request: Request, question: str | None, *, hit_id: str, title: str, assignment_id: str) -> Response:
+    """A Question as the page a worker sees (HTMLQuestion's HTML, a rendered QuestionForm, or a redirect to an
+    ExternalQuestion's site), sandboxed. The console's previews use it too."""
+    doc = parse_question_cached(question) if question else None
     base = submit_base(request)
     if doc is None:
-        return _message(404, "This HIT has no question to show.")
+        return message_page(404, "This HIT has no question to show.")
     if doc.kind == "HTMLQuestion":
         return HTMLResponse(rewrite_mturk_urls(doc.html_content or "", base), headers=TASK_HEADERS)
     if doc.kind == "QuestionForm":
-        page = render_question_form(doc, assignment_id=assignment_id, submit_to=base, title=hit.title)
+        page = render_question_form(doc, assignment_id=assignment_id, submit_to=base, title=title)
         return HTMLResponse(page, headers=TASK_HEADERS)
-    return RedirectResponse(frame_src(request, doc, hit.id, None if assignment_id == PREVIEW_ID else assignment_id, None), 303)
+    return RedirectResponse(frame_src(request, doc, hit_id, None if assignment_id == PREVIEW_ID else assignment_id, None), 303)
+
+
+def _content(request: Request, hit, assignment_id: str) -> Response:  # type: ignore[no-untyped-def]
+    return question_page(request, hit.question, hit_id=hit.id, title=hit.title, assignment_id=assignment_id)
 
 
 async def assignment_content(request: Request) -> Response:
@@ -111,9 +117,9 @@ async def assignment_content(request: Request) -> Response:
     except DataError:  # a NUL character in the id, which PostgreSQL text cannot hold
         a = hit = None
     if a is None or hit is None:
-        return _message(404, "This assignment does not exist.")
+        return message_page(404, "This assignment does not exist.")
     if a.status != "Accepted" or a.deadline <= runtime.clock.now():
-        return _message(410, "This assignment is no longer open for work.")
+        return message_page(410, "This assignment is no longer open for work.")
     if request.query_params.get("assignmentId") != a.id:  # templates read the parameters from the URL
         return RedirectResponse(with_params(request.url.path, mturk_params(request, hit.id, a.id, a.worker_id)), 303)
     return _content(request, hit, a.id)
@@ -126,7 +132,7 @@ async def preview_content(request: Request) -> Response:
     except DataError:
         hit = None
     if hit is None or hit.disposed_at is not None:
-        return _message(404, "This HIT does not exist.")
+        return message_page(404, "This HIT does not exist.")
     if request.query_params.get("assignmentId") != PREVIEW_ID:
         return RedirectResponse(with_params(request.url.path, mturk_params(request, hit.id, None, None)), 303)
     return _content(request, hit, PREVIEW_ID)
