@@ -433,7 +433,7 @@ def progress(conn: Connection, batch: Row, now: float, buckets: int = 48) -> Pro
     if times:
         start = min(times)
         span = max(now, max(times)) - start
-        step = next((s for s in (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
+        step = next((s for s in (1, 5, 15, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
                      if span / s <= buckets), 30 * 86400)
         first = start - start % step
         counts = [0] * (int((max(now, max(times)) - first) // step) + 1)

@@ -25,6 +25,7 @@ from hitkit.mturk.batch_csv import META, REVIEW_COLUMNS, csv_row, spreadsheet_sa
 from hitkit.server.domain.console_projects import GOLD_PREFIX, batch_assignments, properties_of, rows_by_index
 
 REVIEW_METHODS = ("hds", "ds", "mv", "glad", "mace", "wawa")
+MIN_ANSWERS_FOR_MODELS = 10  # below this many answers per worker (median), worker models overfit: majority vote
 
 
 def parse_answers(xml: str | None) -> dict[str, Any]:
@@ -78,11 +79,13 @@ class Review:
     field: str | None = None  # the label field, when there is one
     method: str = DEFAULT_METHOD
     note: str | None = None  # why there is no aggregated label
+    method_note: str | None = None  # why the method is not the one asked for
 
 
 def review(conn: Connection, batch: Row, wanted_field: str | None = None, method: str | None = None) -> Review:
-    """Everything the review page shows for `batch`."""
-    method = method if method in REVIEW_METHODS else DEFAULT_METHOD
+    """Everything the review page shows for `batch`. Without a method: hitkit's default, or majority vote while
+    workers have given too few answers for a model of each worker."""
+    chosen = method if method in REVIEW_METHODS else None
     rows = rows_by_index(conn, batch.id)
     items = {i: ReviewItem(i, {k: v for k, v in r.items() if not k.startswith(GOLD_PREFIX)},
                            {k[len(GOLD_PREFIX):]: v for k, v in r.items() if k.startswith(GOLD_PREFIX) and v != ""})
@@ -94,7 +97,7 @@ def review(conn: Connection, batch: Row, wanted_field: str | None = None, method
         items[a.row_index].assignments.append(ReviewAssignment(
             a.id, a.hit_id, a.worker_id, a.status, answers, a.submit_time,
             None if a.submit_time is None else max(0.0, a.submit_time - a.accept_time), a.requester_feedback))
-    out = Review(list(items.values()), [], list(seen_fields), method=method)
+    out = Review(list(items.values()), [], list(seen_fields), method=chosen or DEFAULT_METHOD)
     voting = [ra for it in out.items for ra in it.assignments if ra.status != "Rejected"]
     if not voting:
         out.note = "No answers yet."
@@ -108,7 +111,13 @@ def review(conn: Connection, batch: Row, wanted_field: str | None = None, method
         out.note = str(e)
         out.field = None
         return out
-    _aggregate(out, method)
+    if chosen is None:
+        per_worker = pd.Series([ra.worker_id for ra in voting if ra.label is not None]).value_counts()
+        if len(per_worker) and per_worker.median() < MIN_ANSWERS_FOR_MODELS:
+            out.method = "mv"
+            out.method_note = (f"Majority vote: workers have given {per_worker.median():g} answers each (median), too "
+                               f"few to model each worker ({MIN_ANSWERS_FOR_MODELS} or more); pick a method to override.")
+    _aggregate(out, out.method)
     return out
 
 

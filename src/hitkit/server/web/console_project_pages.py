@@ -444,8 +444,8 @@ async def _review_action(runtime: Runtime, request: Request, v: StaffVisitor, ba
         try:
             if action == "approve":
                 params: dict[str, Any] = {"AssignmentId": aid}
-                if a.status == "Rejected":
-                    params["OverrideRejection"] = True
+                if a.status == "Rejected" and field_text(posted, "override") == "1":
+                    params["OverrideRejection"] = True  # only when asked for one assignment, never in bulk
                 if feedback:
                     params["RequesterFeedback"] = feedback
                 await mturk_op(runtime, rid, "ApproveAssignment", params)

@@ -26,7 +26,7 @@
   }
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    var typing = event.target.closest && event.target.closest("input, textarea, select");
+    var typing = event.target.closest && event.target.closest("input:not([type=checkbox]):not([type=radio]), textarea, select");
     if (typing) {
       // Enter in a feedback box rejects, in a bonus amount sends the bonus (never the form's first button).
       if (event.key === "Enter" && event.target.classList.contains("feedback")) {
