@@ -134,6 +134,13 @@ def test_project_batch_publish_work_review_results(server):
     spam_row = quality[quality.index(workers[2].worker_id):]
     assert "50 %" in spam_row[:600]
 
+    # The workers page: each worker's agreement with the majority answer of their HITs.
+    workers_page = client.get("/console/workers?sort=agreement").text
+    spammer = workers_page[workers_page.index(f'data-worker="{workers[2].worker_id}"'):]
+    assert 'data-label="Agreement">50 %' in spammer[:1200]
+    careful = workers_page[workers_page.index(f'data-worker="{workers[0].worker_id}"'):]
+    assert 'data-label="Agreement">100 %' in careful[:1200]
+
     # Reject one with feedback, bonus one, approve the rest in bulk.
     mturk_assignments = {a["AssignmentId"]: a for h in hit_ids for a in
                          mturk.list_assignments_for_hit(HITId=h)["Assignments"]}

@@ -6,7 +6,10 @@ Definitions (docs/console.md repeats them):
 - approval rate: approved / (approved + rejected), None while nothing is decided;
 - median work time: the median of submit time - accept time over those assignments;
 - effective hourly wage: (rewards of approved assignments + bonuses) / total work time of the approved
-  assignments, in cents per hour (None without approved work, or with less than a second of it).
+  assignments, in cents per hour (None without approved work, or with less than a second of it);
+- agreement: the share of the worker's label answers that equal the majority answer of their HIT, over HITs with
+  at least two such answers among the requester's latest 20,000 submitted or approved assignments (the label field
+  of each HIT type is found as `hitkit aggregate` finds it; HIT types without one are left out).
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ import io
 import statistics
 from dataclasses import dataclass, field
 
+import pandas as pd
 from sqlalchemy import Connection, Row, func, select
+
+from hitkit.analysis.agreement import worker_agreement
+from hitkit.analysis.label_fields import choose_field, label_value
+from hitkit.analysis.long_format import AnalysisError
+from hitkit.mturk.answers import AnswerFormatError, parse_answer_xml
 
 from hitkit.mturk.batch_csv import spreadsheet_safe
 from hitkit.mturk.fees import format_cents
@@ -25,6 +34,7 @@ from hitkit.server.store.tables import (
 )
 
 VISIBLE = ("Submitted", "Approved", "Rejected")
+AGREEMENT_WINDOW = 20_000
 
 
 @dataclass
@@ -41,6 +51,8 @@ class WorkerStats:
     approved_seconds: float = 0.0
     last_submit: float | None = None
     blocked: str | None = None  # the block's reason
+    agreement: float | None = None  # with the majority answer of each HIT
+    agreement_n: int = 0  # answers the agreement counts
 
     @property
     def approval_rate(self) -> float | None:
@@ -63,15 +75,19 @@ def worker_stats(conn: Connection, requester_id: str, worker_id: str | None = No
     blocked. A worker who has done nothing for the requester and is not blocked by it is absent."""
     q = (
         select(assignments.c.worker_id, assignments.c.status, assignments.c.accept_time, assignments.c.submit_time,
-               hit_types.c.reward_cents)
+               hit_types.c.reward_cents, assignments.c.hit_id, hits.c.hit_type_id, assignments.c.answer)
         .select_from(assignments.join(hits, hits.c.id == assignments.c.hit_id)
                      .join(hit_types, hit_types.c.id == hits.c.hit_type_id))
         .where(hits.c.requester_id == requester_id, assignments.c.status.in_(VISIBLE))
+        .order_by(assignments.c.seq)
     )
     if worker_id is not None:
         q = q.where(assignments.c.worker_id == worker_id)
     out: dict[str, WorkerStats] = {}
+    voting = []
     for r in conn.execute(q):
+        if r.status != "Rejected":
+            voting.append(r)
         s = out.setdefault(r.worker_id, WorkerStats(r.worker_id))
         s.assignments += 1
         seconds = max(0.0, (r.submit_time or r.accept_time) - r.accept_time)
@@ -90,6 +106,9 @@ def worker_stats(conn: Connection, requester_id: str, worker_id: str | None = No
         bonuses.c.requester_id == requester_id).group_by(bonuses.c.worker_id)
     if worker_id is not None:
         bq = bq.where(bonuses.c.worker_id == worker_id)
+    for wid, (share, n) in majority_agreement(voting[-AGREEMENT_WINDOW:]).items():
+        if wid in out:
+            out[wid].agreement, out[wid].agreement_n = share, n
     for wid, cents in conn.execute(bq):
         if wid in out:
             out[wid].bonus_cents = int(cents or 0)
@@ -103,6 +122,34 @@ def worker_stats(conn: Connection, requester_id: str, worker_id: str | None = No
         for wid, s in out.items():
             s.name = names.get(wid, "")
     return out
+
+
+def majority_agreement(rows: list[Row]) -> dict[str, tuple[float, int]]:
+    """WorkerId -> (share of answers equal to their HIT's majority answer, answers counted), from rows with
+    worker_id, hit_id, hit_type_id and answer."""
+    by_type: dict[str, list[tuple[str, str, dict]]] = {}
+    for r in rows:
+        try:
+            answers = parse_answer_xml(r.answer) if r.answer else {}
+        except AnswerFormatError:
+            continue
+        by_type.setdefault(r.hit_type_id, []).append((r.hit_id, r.worker_id, answers))
+    hits_n: dict[str, float] = {}
+    counted: dict[str, int] = {}
+    for found in by_type.values():
+        try:
+            fld = choose_field([a for _, _, a in found], None)
+            labelled = [(h, w, label_value(a.get(fld), fld, h)) for h, w, a in found]
+        except AnalysisError:
+            continue  # no label field (free text, boxes): agreement means nothing here
+        frame = pd.DataFrame([x for x in labelled if x[2] is not None], columns=["task", "worker", "label"])
+        frame = frame[frame.groupby("task")["task"].transform("size") >= 2]
+        if frame.empty:
+            continue
+        for wid, r in worker_agreement(frame).iterrows():
+            hits_n[wid] = hits_n.get(wid, 0.0) + float(r["agreement"]) * int(r["n"])
+            counted[wid] = counted.get(wid, 0) + int(r["n"])
+    return {w: (hits_n[w] / n, n) for w, n in counted.items() if n}
 
 
 def knows_worker(conn: Connection, requester_id: str, worker_id: str) -> bool:

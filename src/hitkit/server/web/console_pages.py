@@ -44,6 +44,7 @@ SORTS = {
     "time": lambda s: (s.median_seconds is None, s.median_seconds or 0),
     "wage": lambda s: (s.hourly_cents is None, -(s.hourly_cents or 0)),
     "recent": lambda s: -(s.last_submit or 0),
+    "agreement": lambda s: (s.agreement is None, s.agreement or 0),
 }
 
 
