@@ -27,6 +27,7 @@ from hitkit.server.store.db import current_revision, head_revision, make_engine
 from hitkit.server.web import account_pages, admin_api, external_submit, invitation_api, marketplace_pages, task_content, worker_api
 from hitkit.server.web import admin_pages, console_pages, console_project_pages, site, worker_home_pages
 from hitkit.server.web.worker_api import error_response
+from hitkit.server.live import routes as live_routes
 from hitkit.server.api.dispatch import encode
 
 log = logging.getLogger("hitkit.server")
@@ -177,6 +178,7 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
         *console_pages.routes,
         *console_project_pages.routes,
         *admin_pages.routes,
+        *live_routes.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error})
     app.state.runtime = runtime

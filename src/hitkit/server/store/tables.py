@@ -459,3 +459,47 @@ console_batch_rows = Table(
     Column("row", Text, nullable=False),  # JSON object, column -> text
     Column("hit_id", String(64), nullable=True, index=True),
 )
+
+# Live tasks (hitkit.server.live): a run is one requester process's live task (chat, model evaluation, ...);
+# an agent is one assignment taking part in it; every message and event is a row of live_events as it happens.
+live_runs = Table(
+    "live_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("requester_id", String(64), ForeignKey("requesters.id"), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("config", Text, nullable=False),  # JSON: grace period, heartbeat, title, refuse_mobile, ...
+    Column("created_at", Float, nullable=False),
+    Column("requester_connected", Boolean, nullable=False, default=False),
+    Column("requester_seen_at", Float, nullable=True),
+)
+
+live_agents = Table(
+    "live_agents",
+    metadata,
+    Column("assignment_id", String(64), primary_key=True),
+    Column("run_id", String(64), ForeignKey("live_runs.id"), nullable=False, index=True),
+    Column("worker_id", String(64), nullable=False, index=True),
+    Column("hit_id", String(64), nullable=False),
+    Column("status", String(24), nullable=False),  # joined | waiting | onboarding | in_world | done | released | left
+    Column("world_id", String(64), nullable=True),
+    Column("outcome", String(32), nullable=True),  # what the requester decided: completed, partner_left, ...
+    Column("state", Text, nullable=False),  # JSON: what the worker's page shows (text, can_submit, task_data)
+    Column("connected", Boolean, nullable=False, default=False),
+    Column("joined_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+live_events = Table(
+    "live_events",
+    metadata,
+    Seq(),
+    Column("run_id", String(64), nullable=False),
+    Column("world_id", String(64), nullable=True),
+    Column("assignment_id", String(64), nullable=True, index=True),
+    Column("kind", String(16), nullable=False),  # message (a worker's) | delivery (to a worker) | world | event
+    Column("body", Text, nullable=False),  # JSON
+    Column("created_at", Float, nullable=False),
+    Index("ix_live_events_run", "run_id", "seq"),
+    Index("ix_live_events_world", "run_id", "world_id"),
+)

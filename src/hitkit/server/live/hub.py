@@ -1,0 +1,410 @@
+"""The live sessions of one server process: a requester process per run and workers' browsers per assignment.
+
+What happens here, in order for each connection: a frame is checked (bad ones get an error frame), its effect
+is queued to the database (`LiveWriter`), and only once committed is it forwarded (`Pipeline` keeps each
+connection's frames in order while later frames are already being read). Disconnects start a grace period
+(`grace_seconds`): a worker who comes back within it rejoins with its history, else the requester hears
+`worker_left`. A requester process that goes away is announced to its workers at once (`requester_gone`), and
+its return (`requester_back`) too. Heartbeats: any frame counts; a connection silent for `heartbeat_timeout`
+seconds is closed, which starts the same disconnect path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import Any, Callable
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from hitkit.server.live import store
+from hitkit.server.live.protocol import (
+    WORKER_STATUSES, FrameError, error_frame, object_of, optional_id, parse, required_id, text_of,
+    world_message, worker_message,
+)
+from hitkit.server.live.relay import Conn, InProcessRelay, Relay, requester_key, worker_key
+from hitkit.server.live.store import AgentRow, LiveWriter
+from hitkit.server.runtime import Runtime
+
+log = logging.getLogger("hitkit.live")
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "grace_seconds": 30.0, "heartbeat_timeout": 60.0, "title": "Live task", "description": "",
+    "refuse_mobile": False,
+}
+LIMITS = {"grace_seconds": (0.0, 3600.0), "heartbeat_timeout": (1.0, 3600.0)}
+HELLO_SECONDS = 30.0
+ENDED = ("done", "released", "left")
+
+
+def clean_config(raw: Any) -> dict:
+    """The run's settings from the requester's hello, with defaults and limits; unknown keys are dropped."""
+    config = dict(DEFAULT_CONFIG)
+    if not isinstance(raw, dict):
+        return config
+    for key, (low, high) in LIMITS.items():
+        value = raw.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            config[key] = min(max(float(value), low), high)
+    for key in ("title", "description"):
+        if isinstance(raw.get(key), str):
+            config[key] = raw[key][:2000]
+    config["refuse_mobile"] = bool(raw.get("refuse_mobile", False))
+    return config
+
+
+class Pipeline:
+    """Runs actions in order, each after its database write has committed."""
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[asyncio.Future | None, Callable[[], None]]] = deque()
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def after(self, future: asyncio.Future | None, action: Callable[[], None]) -> None:
+        self._queue.append((future, action))
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                future, action = self._queue.popleft()
+                if future is not None:
+                    try:
+                        await future
+                    except Exception:  # not stored: not forwarded either (the writer logged it)
+                        continue
+                try:
+                    action()
+                except Exception:
+                    log.exception("live: forwarding failed")
+
+    async def close(self) -> None:
+        """Finish what is queued, then stop."""
+        while self._queue:
+            await asyncio.sleep(0.005)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class LiveHub:
+    """Everything live in this server process."""
+
+    def __init__(self, runtime: Runtime, relay: Relay | None = None) -> None:
+        self.runtime = runtime
+        self.relay: Relay = relay or InProcessRelay()
+        self.writer = LiveWriter(runtime)
+        self.configs: dict[str, dict] = {}
+        self.owners: dict[str, str] = {}
+        self.agents: dict[str, AgentRow] = {}
+        self.grace: dict[str, asyncio.Task] = {}
+        self._watchdog: asyncio.Task | None = None
+
+    # ------------------------------------------------------------ shared
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Close connections that sent nothing (not even a ping) for the run's heartbeat_timeout."""
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for conn in self.relay.connections():
+                run_id = getattr(conn, "run_id", None)
+                timeout = self.configs.get(run_id or "", DEFAULT_CONFIG)["heartbeat_timeout"]
+                if not conn.closed and now - conn.last_seen > timeout:
+                    conn.send(error_frame("heartbeat_timeout", f"Nothing was heard from you for {timeout:g} s; "
+                                          "reconnect to continue."))
+                    conn.close(4008, "heartbeat timeout")
+
+    async def run_config(self, run_id: str) -> dict | None:
+        if run_id not in self.configs:
+            run = await self.runtime.transaction(lambda conn: store.get_run(conn, run_id), read_only=True)
+            if run is None:
+                return None
+            self.configs[run_id] = clean_config(store.loads(run.config))
+            self.owners[run_id] = run.requester_id
+        return self.configs[run_id]
+
+    def requester_here(self, run_id: str) -> bool:
+        return self.relay.local(requester_key(run_id)) is not None
+
+    @staticmethod
+    async def _receive(ws: WebSocket) -> str | bytes | None:
+        """The next frame's data; None when the socket closed."""
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        return message.get("text") if message.get("text") is not None else (message.get("bytes") or b"")
+
+    # ------------------------------------------------------------ the requester's process
+
+    async def requester_session(self, ws: WebSocket, run_id: str, requester_id: str) -> None:
+        self._start_watchdog()
+        key = requester_key(run_id)
+        conn = Conn(ws, key)
+        conn.run_id = run_id  # type: ignore[attr-defined]
+        try:
+            raw = await asyncio.wait_for(self._receive(ws), HELLO_SECONDS)
+            hello = parse(raw)
+            if hello["type"] != "hello":
+                raise FrameError("hello_expected", "The first frame must be {\"type\": \"hello\", ...}.")
+        except (asyncio.TimeoutError, WebSocketDisconnect):
+            conn.close(4000, "no hello")
+            return
+        except FrameError as e:
+            conn.send(error_frame(e.code, e.message))
+            conn.close(4400, e.code)
+            return
+        config = clean_config(hello.get("config"))
+        name = hello.get("name") if isinstance(hello.get("name"), str) else run_id
+        now = self.runtime.clock.now()
+        created, refusal = await self.runtime.transaction(
+            lambda c: store.open_run(c, run_id, requester_id, name or run_id, config, now))
+        if refusal:
+            conn.send(error_frame("run_not_yours", refusal))
+            conn.close(4403, "run not yours")
+            return
+        self.configs[run_id] = config
+        self.owners[run_id] = requester_id
+        old = self.relay.attach(key, conn)
+        if old is not None:
+            old.send(error_frame("replaced", "Another connection took over this run."))
+            old.close(4000, "replaced")
+        agents = await self.runtime.transaction(lambda c: store.agents_of_run(c, run_id), read_only=True)
+        for agent in agents:
+            cached = self.agents.get(agent.assignment_id)
+            agent.connected = self.relay.local(worker_key(agent.assignment_id)) is not None
+            if cached is not None:
+                cached.status, cached.world_id, cached.outcome, cached.state = agent.status, agent.world_id, agent.outcome, agent.state
+            self.agents.setdefault(agent.assignment_id, agent)
+        conn.send({"type": "welcome", "run_id": run_id, "created": created, "config": config,
+                   "agents": [a.public() for a in agents]})
+        pipe = Pipeline()
+        pipe.after(self.writer.event(run_id, "event", {"event": "requester_connected"}), lambda: None)
+        for agent in agents:
+            self.relay.deliver(worker_key(agent.assignment_id), {"type": "requester_back"})
+        try:
+            while True:
+                raw = await self._receive(ws)
+                if raw is None:
+                    break
+                conn.last_seen = time.monotonic()
+                try:
+                    self._requester_frame(run_id, conn, pipe, parse(raw))
+                except FrameError as e:
+                    conn.send(error_frame(e.code, e.message))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.relay.detach(key, conn)
+            await pipe.close()
+            await conn.drain()
+            if self.relay.local(key) is None:
+                await self._requester_gone(run_id)
+
+    async def _requester_gone(self, run_id: str) -> None:
+        try:
+            await asyncio.gather(self.writer.run(run_id, requester_connected=False,
+                                                 requester_seen_at=self.runtime.clock.now()),
+                                 self.writer.event(run_id, "event", {"event": "requester_gone"}))
+        except Exception:
+            log.exception("live: recording that the requester of %s left", run_id)
+        frame = {"type": "requester_gone", "message": (
+            "The requester's program stopped, so this task cannot go on right now. You may wait a little for it to "
+            "come back, or return the HIT (the Return button above) so it does not count against you.")}
+        for agent in list(self.agents.values()):
+            if agent.run_id == run_id:
+                self.relay.deliver(worker_key(agent.assignment_id), frame)
+
+    def _agent_in_run(self, run_id: str, frame: dict) -> AgentRow:
+        aid = required_id(frame, "assignment_id")
+        agent = self.agents.get(aid)
+        if agent is None or agent.run_id != run_id:
+            raise FrameError("unknown_assignment", f"Assignment {aid} has not joined this run.")
+        return agent
+
+    def _requester_frame(self, run_id: str, conn: Conn, pipe: Pipeline, frame: dict) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            conn.send({"type": "pong", "t": frame.get("t")})
+        elif kind == "state":
+            agent = self._agent_in_run(run_id, frame)
+            values: dict[str, Any] = {}
+            status = frame.get("status")
+            if status is not None:
+                if status not in WORKER_STATUSES:
+                    raise FrameError("bad_field", f"'status' must be one of {', '.join(sorted(WORKER_STATUSES))}.")
+                values["status"] = agent.status = status
+            if "world_id" in frame:
+                values["world_id"] = agent.world_id = optional_id(frame, "world_id")
+            if "outcome" in frame:
+                outcome = optional_id(frame, "outcome")
+                values["outcome"] = agent.outcome = outcome
+            state = dict(agent.state)
+            if "text" in frame:
+                state["text"] = text_of(frame)
+            if "can_submit" in frame:
+                state["can_submit"] = bool(frame["can_submit"])
+            if "task_data" in frame:
+                state["task_data"] = object_of(frame, "task_data")
+            if "submit_fields" in frame:
+                fields = object_of(frame, "submit_fields") or {}
+                state["submit_fields"] = {str(k)[:64]: str(v)[:1000] for k, v in list(fields.items())[:20]}
+            values["state"] = agent.state = state
+            future = self.writer.agent(agent.assignment_id, **values)
+            event = {"event": "state", **{k: v for k, v in values.items() if k != "state"}, **state}
+            self.writer.event(run_id, "event", event, world_id=agent.world_id, assignment_id=agent.assignment_id)
+            out = {"type": "state", "status": agent.status, "world_id": agent.world_id, "outcome": agent.outcome,
+                   "requester_connected": True, **state}
+            pipe.after(future, lambda: self.relay.deliver(worker_key(agent.assignment_id), out))
+        elif kind == "send":
+            agent = self._agent_in_run(run_id, frame)
+            message = world_message(frame)
+            world_id = optional_id(frame, "world_id") or agent.world_id
+            future = self.writer.event(run_id, "delivery", message, world_id=world_id, assignment_id=agent.assignment_id)
+            out = {"type": "message", "message": message}
+            pipe.after(future, lambda: self.relay.deliver(worker_key(agent.assignment_id), out))
+        elif kind == "record":
+            event = object_of(frame, "event")
+            if event is None:
+                raise FrameError("bad_field", "'event' must be a JSON object.")
+            world_id = optional_id(frame, "world_id")
+            aid = optional_id(frame, "assignment_id")
+            future = self.writer.event(run_id, "world", event, world_id=world_id, assignment_id=aid)
+            ack = frame.get("ack")
+            if isinstance(ack, (int, str)):
+                pipe.after(future, lambda: conn.send({"type": "ack", "ack": ack}))
+            else:
+                pipe.after(future, lambda: None)
+        else:
+            raise FrameError("unknown_type", f"Unknown frame type {kind!r}.")
+
+    # ------------------------------------------------------------ workers' browsers
+
+    async def worker_session(self, ws: WebSocket, run_id: str, assignment_id: str, worker_id: str, hit_id: str) -> None:
+        self._start_watchdog()
+        key = worker_key(assignment_id)
+        conn = Conn(ws, key)
+        conn.run_id = run_id  # type: ignore[attr-defined]
+        now = self.runtime.clock.now()
+        agent, is_new = await self.runtime.transaction(
+            lambda c: store.join_agent(c, run_id, assignment_id, worker_id, hit_id, now))
+        timer = self.grace.pop(assignment_id, None)
+        returning = not is_new
+        if timer is not None:
+            timer.cancel()
+        cached = self.agents.get(assignment_id)
+        if cached is not None:
+            agent = cached
+        agent.connected = True
+        self.agents[assignment_id] = agent
+        old = self.relay.attach(key, conn)
+        if old is not None:
+            old.send(error_frame("replaced", "This task was opened again in another window; this one stopped."))
+            old.close(4000, "replaced")
+        past = await self.runtime.transaction(lambda c: store.history(c, assignment_id), read_only=True)
+        here = self.requester_here(run_id)
+        conn.send({"type": "state", "status": agent.status, "world_id": agent.world_id, "outcome": agent.outcome,
+                   "requester_connected": here, **agent.state})
+        conn.send({"type": "history", "messages": past})
+        if not here:
+            conn.send({"type": "requester_gone", "message": (
+                "The requester's program is not connected, so this task cannot start or go on right now. You may "
+                "wait a little for it, or return the HIT (the Return button above).")})
+        pipe = Pipeline()
+        event = "worker_reconnected" if returning else "worker_joined"
+        joined = self.writer.event(run_id, "event", {"event": event, "worker_id": worker_id},
+                                   world_id=agent.world_id, assignment_id=assignment_id)
+        announce = {"type": event, "assignment_id": assignment_id, "worker_id": worker_id, "hit_id": hit_id,
+                    "status": agent.status, "world_id": agent.world_id}
+        pipe.after(joined, lambda: self.relay.deliver(requester_key(run_id), announce))
+        try:
+            while True:
+                raw = await self._receive(ws)
+                if raw is None:
+                    break
+                conn.last_seen = time.monotonic()
+                try:
+                    self._worker_frame(run_id, agent, conn, pipe, parse(raw))
+                except FrameError as e:
+                    conn.send(error_frame(e.code, e.message))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.relay.detach(key, conn)
+            await pipe.close()
+            await conn.drain()
+            if self.relay.local(key) is None:
+                await self._worker_gone(run_id, agent)
+
+    def _worker_frame(self, run_id: str, agent: AgentRow, conn: Conn, pipe: Pipeline, frame: dict) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            conn.send({"type": "pong", "t": frame.get("t")})
+        elif kind == "message":
+            message = worker_message(frame)
+            if agent.status not in ("in_world", "onboarding"):
+                raise FrameError("not_now", "You cannot send messages now: " + (
+                    "you are waiting for a partner." if agent.status in ("joined", "waiting") else "this task has ended."))
+            if not self.requester_here(run_id):
+                raise FrameError("requester_gone", "The requester's program is not connected; your message was not sent.")
+            world_id = agent.world_id
+            future = self.writer.event(run_id, "message", message, world_id=world_id, assignment_id=agent.assignment_id)
+            out = {"type": "worker_message", "assignment_id": agent.assignment_id, "world_id": world_id,
+                   "message": message, "t": frame.get("t")}
+            pipe.after(future, lambda: self.relay.deliver(requester_key(run_id), out))
+        else:
+            raise FrameError("unknown_type", f"Unknown frame type {kind!r}.")
+
+    async def _worker_gone(self, run_id: str, agent: AgentRow) -> None:
+        agent.connected = False
+        aid = agent.assignment_id
+        try:
+            await asyncio.gather(
+                self.writer.agent(aid, connected=False),
+                self.writer.event(run_id, "event", {"event": "worker_disconnected"}, world_id=agent.world_id, assignment_id=aid))
+        except Exception:
+            log.exception("live: recording a disconnect of %s", aid)
+        self.relay.deliver(requester_key(run_id), {"type": "worker_disconnected", "assignment_id": aid,
+                                                    "status": agent.status})
+        if agent.status in ENDED:
+            return
+        grace = (self.configs.get(run_id) or DEFAULT_CONFIG)["grace_seconds"]
+        self.grace[aid] = asyncio.get_running_loop().create_task(self._grace_expiry(run_id, agent, grace))
+
+    async def _grace_expiry(self, run_id: str, agent: AgentRow, grace: float) -> None:
+        await asyncio.sleep(grace)
+        aid = agent.assignment_id
+        if self.grace.get(aid) is not asyncio.current_task():
+            return
+        del self.grace[aid]
+        if agent.connected or agent.status in ENDED:
+            return
+        previous = agent.status
+        agent.status = "left"
+        try:
+            await asyncio.gather(
+                self.writer.agent(aid, status="left"),
+                self.writer.event(run_id, "event", {"event": "worker_left", "after_status": previous},
+                                  world_id=agent.world_id, assignment_id=aid))
+        except Exception:
+            log.exception("live: recording that %s left", aid)
+        self.relay.deliver(requester_key(run_id), {"type": "worker_left", "assignment_id": aid, "status": previous,
+                                                    "world_id": agent.world_id})
+
+
+def hub_for(app: Any) -> LiveHub:
+    """The app's hub, made on first use (inside the running event loop)."""
+    hub = getattr(app.state, "live_hub", None)
+    if hub is None:
+        hub = app.state.live_hub = LiveHub(app.state.runtime)
+    return hub

@@ -1,0 +1,121 @@
+"""Where a frame goes: the requester process of a run (`requester:RUN`) or a worker's browser
+(`worker:ASSIGNMENT`). `Relay` is the small interface the hub uses; `InProcessRelay` serves one server process.
+A Redis relay (a later issue) would publish frames for keys held by other processes and subscribe for its own.
+
+Each connection has its own outgoing queue and sender task, so one slow browser never holds up the others and
+frames to one connection keep their order; a connection whose queue overflows is closed (it would be stale).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Protocol
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from hitkit.server.live.protocol import dumps
+
+log = logging.getLogger("hitkit.live")
+MAX_QUEUED = 1000
+
+
+class Conn:
+    """One websocket: its outgoing queue, its sender task, and when it was last heard from."""
+
+    def __init__(self, ws: WebSocket, key: str) -> None:
+        self.ws = ws
+        self.key = key
+        self.last_seen = time.monotonic()
+        self.closed = False
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._sender())
+
+    def send(self, frame: dict) -> bool:
+        if self.closed:
+            return False
+        if self._queue.qsize() >= MAX_QUEUED:
+            log.warning("live: %s is not reading; closing it", self.key)
+            self.close(4009, "too slow")
+            return False
+        self._queue.put_nowait(dumps(frame))
+        return True
+
+    async def _sender(self) -> None:
+        while True:
+            text = await self._queue.get()
+            if text is None:
+                return
+            try:
+                await self.ws.send_text(text)
+            except Exception:  # the peer went away: the receive loop sees it and cleans up
+                self.closed = True
+                return
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send what is queued, then close."""
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.put_nowait(None)
+
+        async def finish() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 5)
+            with contextlib.suppress(Exception):
+                if self.ws.application_state != WebSocketState.DISCONNECTED:
+                    await self.ws.close(code, reason)
+
+        asyncio.get_running_loop().create_task(finish())
+
+    async def drain(self) -> None:
+        """Stop the sender after what is queued (the socket is closing or closed)."""
+        if not self._task.done():
+            self._queue.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 5)
+
+
+class Relay(Protocol):
+    def attach(self, key: str, conn: Conn) -> Conn | None: ...
+    def detach(self, key: str, conn: Conn) -> None: ...
+    def local(self, key: str) -> Conn | None: ...
+    def deliver(self, key: str, frame: dict) -> bool: ...
+    def connections(self) -> list[Conn]: ...
+
+
+class InProcessRelay:
+    """Every connection of the run lives in this process."""
+
+    def __init__(self) -> None:
+        self._conns: dict[str, Conn] = {}
+
+    def attach(self, key: str, conn: Conn) -> Conn | None:
+        """Hold `conn` for `key`; the connection it replaces (a reload, a restarted process), if any."""
+        old = self._conns.get(key)
+        self._conns[key] = conn
+        return old
+
+    def detach(self, key: str, conn: Conn) -> None:
+        if self._conns.get(key) is conn:
+            del self._conns[key]
+
+    def local(self, key: str) -> Conn | None:
+        return self._conns.get(key)
+
+    def deliver(self, key: str, frame: dict) -> bool:
+        conn = self._conns.get(key)
+        return conn.send(frame) if conn is not None else False
+
+    def connections(self) -> list[Conn]:
+        return list(self._conns.values())
+
+
+def requester_key(run_id: str) -> str:
+    return f"requester:{run_id}"
+
+
+def worker_key(assignment_id: str) -> str:
+    return f"worker:{assignment_id}"
