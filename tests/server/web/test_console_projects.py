@@ -258,3 +258,29 @@ def test_a_worker_session_opens_no_console_page(server):
     for path in ("/console/projects", "/console/batches"):
         r = worker.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+
+
+def test_bad_input_never_answers_500(server):
+    client, _ = console(server, balance_cents=1_000)
+    pid = _create_project(client)
+    bid = _batch_id(_upload(client, pid, "text\nhello\n"))
+    bodies = [b"", b"\x00\xff garbage", b"csrf_token=" + client.csrf.encode() + b"&row=%00&kind=jinja&template=%00",
+              b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nunterminated"]
+    for path in (f"/console/projects/{pid}", f"/console/projects/{pid}/preview", f"/console/projects/{pid}/batches",
+                 f"/console/batches/{bid}/publish", f"/console/batches/{bid}/review", "/console/projects"):
+        for body in bodies:
+            for ctype in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain"):
+                r = client.http.post(path, content=body, headers={"Content-Type": ctype})
+                assert r.status_code < 500, (path, body, ctype, r.status_code)
+    for path in (f"/console/batches/{bid}?row=abc", f"/console/batches/{bid}/rows/-1", f"/console/batches/{bid}/rows/x",
+                 f"/console/batches/{bid}/review?page=zz&method=nope&field=%00", "/console/projects/%00",
+                 f"/console/batches/{bid}%00"):
+        assert client.get(path).status_code < 500, path
+    # Binary and non-UTF-8 uploads are refused with what to do.
+    r = client.http.post(f"/console/projects/{pid}/batches", data={"csrf_token": client.csrf},
+                         files={"file": ("items.csv", "text\ncafé\n".encode("latin-1"), "text/csv")})
+    assert r.status_code == 400 and "not UTF-8" in r.text
+    r = _upload(client, pid, "")
+    assert r.status_code == 400 and "empty" in r.text
+    r = _upload(client, pid, "text,text\na,b\n")
+    assert r.status_code == 400 and "repeats the column name" in r.text
