@@ -20,6 +20,7 @@ app.command("balance")(launch_commands.balance)
 app.command("demo")(demo_command.demo)
 results_commands.register(app)
 __import__("hitkit.cli.quality_commands").cli.quality_commands.register(app)
+__import__("hitkit.cli.live_commands").cli.live_commands.register(app)
 
 
 @app.command()

@@ -15,7 +15,7 @@ import time
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -177,7 +177,40 @@ async def live_page(request: Request) -> Response:
                  heartbeat=max(1.0, min(20.0, config["heartbeat_timeout"] / 3)))
 
 
+EXPORT_PAGE = 5000
+
+
+async def run_events(request: Request) -> Response:
+    """`GET /live/v1/runs/{run_id}/events/{after}`: the run's agents and its events after seq `after` (a page of
+    5000; `next` is the `after` of the next page, null at the end). SigV4-signed as the MTurk API (GET, no query)."""
+    runtime: Runtime = request.app.state.runtime
+    run_id, after = request.path_params["run_id"], request.path_params["after"]
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        requester_id = await runtime.run(lambda: runtime.service.authenticate(headers, b"", request.url.path, method="GET"))
+    except AuthError as e:
+        return JSONResponse({"error": {"code": e.type_name, "message": e.message}}, status_code=403)
+    if not RUN_ID.match(run_id) or not after.isdigit() or len(after) > 18:
+        return JSONResponse({"error": {"code": "not_found", "message": "No such run."}}, status_code=404)
+
+    def work(conn: Connection):  # type: ignore[no-untyped-def]
+        run = store.get_run(conn, run_id)
+        if run is None or run.requester_id != requester_id:
+            return None
+        events = store.run_events(conn, run_id, after=int(after), limit=EXPORT_PAGE)
+        return {"run": {"id": run.id, "name": run.name, "created_at": run.created_at,
+                        "config": store.loads(run.config), "requester_connected": bool(run.requester_connected)},
+                "agents": [a.public() for a in store.agents_of_run(conn, run_id)], "events": events,
+                "next": events[-1]["seq"] if len(events) == EXPORT_PAGE else None}
+
+    body = await runtime.transaction(work, read_only=True)
+    if body is None:
+        return JSONResponse({"error": {"code": "not_found", "message": f"You have no live run {run_id}."}}, status_code=404)
+    return JSONResponse(body)
+
+
 routes = [
+    Route("/live/v1/runs/{run_id}/events/{after}", run_events, methods=["GET"]),
     WebSocketRoute("/live/v1/requester/{run_id}", requester_socket),
     WebSocketRoute("/live/v1/worker/{run_id}", worker_socket),
     Route("/live/{run_id}", live_page, methods=["GET"]),

@@ -122,8 +122,10 @@ def history(conn: Connection, assignment_id: str, limit: int = 2000) -> list[dic
     return out
 
 
-def run_events(conn: Connection, run_id: str) -> list[dict]:
-    rows = conn.execute(select(live_events).where(live_events.c.run_id == run_id).order_by(live_events.c.seq))
+def run_events(conn: Connection, run_id: str, *, after: int = 0, limit: int | None = None) -> list[dict]:
+    """The run's events after seq `after`, in order."""
+    query = select(live_events).where(live_events.c.run_id == run_id, live_events.c.seq > after).order_by(live_events.c.seq)
+    rows = conn.execute(query.limit(limit) if limit else query)
     return [{"seq": r.seq, "world_id": r.world_id, "assignment_id": r.assignment_id, "kind": r.kind,
              "body": loads(r.body), "created_at": r.created_at} for r in rows]
 
