@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
 import sys
 import time
@@ -133,6 +134,11 @@ def run(
         False, "--allow-clock-control", help="Expose POST /api/admin/v1/clock for tests (loopback hosts only)."
     ),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64,
+        help="Server processes sharing the port; a dead one is restarted. Use PostgreSQL for more than one "
+             "(HITKIT_DATABASE_URL) and Redis for live tasks across processes (HITKIT_REDIS_URL).",
+    ),
 ) -> None:
     """Serve the MTurk API, the worker API and admin routes until SIGTERM/SIGINT."""
     import uvicorn
@@ -162,9 +168,31 @@ def run(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     typer.echo(f"hitkit server listening on http://{shown}:{bound}", err=False)
-    server = _QuietExitServer(uvicorn.Config(application, log_level=log_level, access_log=False, lifespan="on"))
-    server.run(sockets=[sock])
+    if workers > 1:
+        _run_processes(cfg, sock, workers, log_level, application)
+    else:
+        server = _QuietExitServer(uvicorn.Config(application, log_level=log_level, access_log=False, lifespan="on"))
+        server.run(sockets=[sock])
     console.print("hitkit server stopped")
+
+
+def _run_processes(cfg, sock: socket.socket, workers: int, log_level: str, checked) -> None:  # type: ignore[no-untyped-def]
+    """`workers` processes on `sock`, each building the app from the environment (server/processes.py)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from hitkit.server.processes import CLOCK_CONTROL_ENV, DATA_DIR_ENV
+
+    if cfg.database_url.startswith("sqlite"):
+        console.print("[yellow]note:[/yellow] several processes on SQLite take turns for every write; use PostgreSQL "
+                      "(HITKIT_DATABASE_URL) to gain from them (docs/deployment.md)")
+    os.environ[DATA_DIR_ENV] = str(cfg.data_dir)
+    os.environ[CLOCK_CONTROL_ENV] = "1" if cfg.allow_clock_control else "0"
+    if cfg.database_url.startswith("postgresql"):
+        os.environ.setdefault("HITKIT_DATABASE_URL", cfg.database_url)
+    config = uvicorn.Config("hitkit.server.processes:app_from_environment", factory=True, workers=workers,
+                            log_level=log_level, access_log=False, lifespan="on")
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def _quiet_exit_server():  # type: ignore[no-untyped-def]

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import time
 import uuid
 
 import httpx
@@ -20,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from hitkit import __version__
 from hitkit.server.clock import Clock
 from hitkit.server.config import ServerConfig
+from hitkit.server.domain.leases import take_lease
 from hitkit.server.domain.sweeper import sweep
 from hitkit.server.notification_delivery import deliver_pending
 from hitkit.server.runtime import Runtime
@@ -106,6 +110,8 @@ async def root_info(request: Request) -> JSONResponse:
 async def _background(app: Starlette) -> None:
     runtime: Runtime = app.state.runtime
     interval = runtime.config.sweep_interval
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    lease_ttl = max(10.0, 5 * interval)
     async with httpx.AsyncClient() as client:
         while True:
             try:
@@ -114,10 +120,17 @@ async def _background(app: Starlette) -> None:
                 schedule = await runtime.transaction(admin_pages.load_fee_schedule, read_only=True)
                 if schedule is not None:  # the admin's choice on /admin/settings, shared by every process
                     runtime.config.fee_schedule = schedule
+                # With several server processes (or hosts) one at a time sweeps and delivers notifications.
+                leader = await runtime.run(lambda: runtime.service.in_transaction(
+                    lambda conn: take_lease(conn, "background", holder, time.time(), lease_ttl)))
+                app.state.sweeper_status = {**app.state.sweeper_status, "leader": leader}
+                if not leader:
+                    await asyncio.sleep(interval)
+                    continue
                 report = await runtime.run(
                     lambda: sweep(runtime.service.in_transaction, runtime.clock.now(), runtime.config.fee_schedule)
                 )
-                app.state.sweeper_status = {"last_run": runtime.clock.now(), "last_report": report.__dict__}
+                app.state.sweeper_status = {"last_run": runtime.clock.now(), "last_report": report.__dict__, "leader": True}
                 await deliver_pending(runtime, client)
             except asyncio.CancelledError:
                 raise

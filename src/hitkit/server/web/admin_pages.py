@@ -23,6 +23,7 @@ from starlette.routing import Route
 from hitkit import __version__
 from hitkit.mturk.fees import FEE_SCHEDULES, CurrencyError, format_cents, parse_currency
 from hitkit.server.domain.accounts import AccountError, create_requester
+from hitkit.server.domain.leases import lease_holder
 from hitkit.server.domain.ledger import balances, deposit
 from hitkit.server.domain.staff_accounts import set_requester_active, set_staff_login, set_worker_active
 from hitkit.server.domain.web_accounts import (
@@ -312,11 +313,15 @@ async def health_page(runtime: Runtime, request: Request, v: StaffVisitor) -> Re
         revision, database = None, f"unreachable ({type(e).__name__})"
     sweeper = dict(request.app.state.sweeper_status)
     last = sweeper.get("last_run")
+    try:
+        holder = await runtime.transaction(lambda conn: lease_holder(conn, "background", time.time()), read_only=True)
+    except Exception:  # the database line above already says it is unreachable
+        holder = None
     return staff_render(
         request, v, "admin_health.html", database=database, dialect=runtime.engine.dialect.name, revision=revision,
         head=head_revision(), version=__version__, sweeper=sweeper,
         sweeper_age=None if last is None else max(0.0, runtime.clock.now() - last), wall=time.time(),
-        interval=runtime.config.sweep_interval,
+        interval=runtime.config.sweep_interval, holder=holder,
     )
 
 
