@@ -158,11 +158,11 @@ class LiveHub:
             if hello["type"] != "hello":
                 raise FrameError("hello_expected", "The first frame must be {\"type\": \"hello\", ...}.")
         except (asyncio.TimeoutError, WebSocketDisconnect):
-            conn.close(4000, "no hello")
+            await conn.aclose(4000, "no hello")
             return
         except FrameError as e:
             conn.send(error_frame(e.code, e.message))
-            conn.close(4400, e.code)
+            await conn.aclose(4400, e.code)
             return
         config = clean_config(hello.get("config"))
         name = hello.get("name") if isinstance(hello.get("name"), str) else run_id
@@ -171,7 +171,7 @@ class LiveHub:
             lambda c: store.open_run(c, run_id, requester_id, name or run_id, config, now))
         if refusal:
             conn.send(error_frame("run_not_yours", refusal))
-            conn.close(4403, "run not yours")
+            await conn.aclose(4403, "run not yours")
             return
         self.configs[run_id] = config
         self.owners[run_id] = requester_id

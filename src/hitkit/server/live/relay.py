@@ -55,20 +55,21 @@ class Conn:
                 return
 
     def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send what is queued, then close (in the background)."""
+        if not self.closed:
+            asyncio.get_running_loop().create_task(self.aclose(code, reason))
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
         """Send what is queued, then close."""
         if self.closed:
             return
         self.closed = True
         self._queue.put_nowait(None)
-
-        async def finish() -> None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._task, 5)
-            with contextlib.suppress(Exception):
-                if self.ws.application_state != WebSocketState.DISCONNECTED:
-                    await self.ws.close(code, reason)
-
-        asyncio.get_running_loop().create_task(finish())
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._task, 5)
+        with contextlib.suppress(Exception):
+            if self.ws.application_state != WebSocketState.DISCONNECTED:
+                await self.ws.close(code, reason)
 
     async def drain(self) -> None:
         """Stop the sender after what is queued (the socket is closing or closed)."""
