@@ -111,10 +111,15 @@ class MTurkService:
         signed = m["signed"].split(";")
         if "host" not in signed or "x-amz-date" not in signed:
             raise AuthError("InvalidSignatureException", "SignedHeaders must include host and x-amz-date.")
+        # The signature covers the payload's hash; a hash the client claims (X-Amz-Content-Sha256) must be the
+        # body's own, or a captured request could be replayed with another body (UNSIGNED-PAYLOAD is refused too).
+        payload_hash = hashlib.sha256(body).hexdigest()
+        claimed = headers.get("x-amz-content-sha256")
+        if claimed is not None and claimed.strip().lower() != payload_hash:
+            raise AuthError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.")
         expected = sigv4_signature(
             secret=secret, amz_date=amz_date, region=m["region"], path=path or "/", method=method,
-            headers=[(h, headers.get(h, "")) for h in signed], body=body,
-            payload_hash=headers.get("x-amz-content-sha256"),
+            headers=[(h, headers.get(h, "")) for h in signed], body=body, payload_hash=payload_hash,
         )
         if not hmac.compare_digest(expected, m["sig"]):
             raise AuthError(

@@ -1,0 +1,126 @@
+"""Shared set-up for the security sweep: a "world" on one running server with two requesters (A, B; console
+logins and API keys), two workers (A, B; site logins and bearer tokens), an admin (site login and bearer token),
+and A's objects (HIT type, HIT, worker A's assignment, qualification type, project, batch, participant link,
+invitation) that the other identities must not reach."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from hitkit.server.domain import accounts, web_accounts
+from tests.conftest import HTML_QUESTION, hit_params
+from tests.server.web.staff_support import PASSWORD, admin_login, requester_login, signed_in
+from tests.support.server import Requester, RunningServer
+from tests.support.web import SiteClient
+
+ROWS = "text\nfirst item\nsecond item\n"
+
+
+def signed_request(server: RunningServer, requester: Requester, method: str, path: str, body: bytes = b"",
+                   headers: dict | None = None, amz_date: str | None = None) -> httpx.Request:
+    """An httpx request signed as botocore signs MTurk calls (optionally with a chosen X-Amz-Date)."""
+    url = server.url + path
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    auth = SigV4Auth(Credentials(requester.access_key, requester.secret), "mturk-requester", "us-east-1")
+    if amz_date is None:
+        auth.add_auth(request)
+    else:  # add_auth's own steps, with the chosen timestamp instead of now
+        request.context["timestamp"] = amz_date
+        auth._modify_request_before_signing(request)
+        signature = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+        auth._inject_signature_to_request(request, signature)
+    return httpx.Request(method, url, content=body, headers=dict(request.headers.items()))
+
+
+def mturk_request(server: RunningServer, requester: Requester, op: str, body: bytes, amz_date: str | None = None,
+                  extra: dict | None = None) -> httpx.Request:
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"MTurkRequesterServiceV20170117.{op}",
+               **(extra or {})}
+    return signed_request(server, requester, "POST", "/", body, headers, amz_date)
+
+
+@dataclass
+class Identity:
+    name: str
+    client: SiteClient  # cookie-keeping client: worker site, console or admin session (or none)
+    bearer: str | None = None  # worker or admin bearer token
+    requester: Requester | None = None  # SigV4 keys
+    worker_id: str | None = None
+    subject: str | None = None  # requester id / admin id / worker id
+
+
+@dataclass
+class World:
+    server: RunningServer
+    ids: dict[str, Identity] = field(default_factory=dict)
+    obj: dict[str, str] = field(default_factory=dict)  # requester A's and worker A's objects
+
+
+def worker_identity(server: RunningServer, name: str) -> Identity:
+    wid, username, password = server.web_worker()
+    with server._engine.begin() as conn:
+        token = accounts.new_token(conn, "worker", wid, time.time())
+    client = SiteClient(server.url)
+    client.login(username, password)
+    return Identity(name, client, bearer=token, worker_id=wid, subject=wid)
+
+
+def requester_identity(server: RunningServer, name: str) -> Identity:
+    requester, username = requester_login(server, balance_cents=100_000)
+    return Identity(name, signed_in(server, "/console", username), requester=requester, subject=requester.requester_id)
+
+
+def admin_identity(server: RunningServer) -> Identity:
+    admin_id, username = admin_login(server)
+    with server._engine.begin() as conn:
+        token = accounts.new_token(conn, "admin", admin_id, time.time())
+    return Identity("admin", signed_in(server, "/admin", username), bearer=token, subject=admin_id)
+
+
+def build_world(server: RunningServer) -> World:
+    world = World(server)
+    world.ids["anonymous"] = Identity("anonymous", SiteClient(server.url))
+    for n in ("worker_a", "worker_b"):
+        world.ids[n] = worker_identity(server, n)
+    for n in ("requester_a", "requester_b"):
+        world.ids[n] = requester_identity(server, n)
+    world.ids["admin"] = admin_identity(server)
+    ra, wa = world.ids["requester_a"], world.ids["worker_a"]
+    mturk = server.client(ra.requester)
+    hit = mturk.create_hit(**hit_params(MaxAssignments=2))["HIT"]
+    world.obj["hit_type_id"], world.obj["hit_id"] = hit["HITTypeId"], hit["HITId"]
+    world.obj["assignment_id"] = wa.client.accept(hit["HITId"])
+    qt = mturk.create_qualification_type(Name="Sweep " + secrets.token_hex(3), Description="d",
+                                         QualificationTypeStatus="Active")["QualificationType"]
+    world.obj["qualification_type_id"] = qt["QualificationTypeId"]
+    world.obj["access_key"] = ra.requester.access_key
+    # a project and a batch in A's console
+    c = ra.client
+    c.get("/console/projects")
+    r = c.post("/console/projects", {"name": "Sweep project", "start": "text-classification"})
+    assert r.status_code == 303, r.text[:500]
+    world.obj["project_id"] = pid = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    c.get(f"/console/projects/{pid}")
+    r = c.http.post(f"/console/projects/{pid}/batches", data={"csrf_token": c.csrf, "name": "sweep batch"},
+                    files={"file": ("items.csv", ROWS.encode(), "text/csv")})
+    assert r.status_code == 303, r.text[:1500]
+    world.obj["batch_id"] = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    world.obj["participant_code"] = server.participant_link(ra.requester, hit["HITTypeId"]).rsplit("/", 1)[1]
+    world.obj["invitation_code"] = server.invite(uses=5).rsplit("/", 1)[1]
+    return world
+
+
+def close_world(world: World) -> None:
+    for ident in world.ids.values():
+        ident.client.close()
+
+
+__all__ = ["HTML_QUESTION", "PASSWORD", "World", "build_world", "close_world", "hit_params", "mturk_request",
+           "signed_request", "web_accounts"]
