@@ -82,7 +82,8 @@ class LiveRunner:
         self.completed: set[str] = set()
         self.world_count = 0
         self.hit_ids: list[str] = []
-        self.hits_wanted = 0
+        self.hits_wanted = conversations * task.humans_per_world  # + one per assignment that ends uncompleted
+        self._hits_lock = asyncio.Lock()
         self.pays: dict[str, bool] = {}  # assignment -> paid by policy (set when its outcome is decided)
         self.settled: dict[str, str] = {}  # assignment -> Approved | Rejected | Returned
         self.quals: dict[str, str] = {}
@@ -104,7 +105,6 @@ class LiveRunner:
         try:
             await self._wait_connected(reader)
             if self.create_hits:
-                self.hits_wanted = self.conversations * t.humans_per_world
                 await self._ensure_hits()
             self._spawn(self._payer())
             await self._main_loop(reader)
@@ -181,16 +181,16 @@ class LiveRunner:
 
     async def _ensure_hits(self) -> None:
         """Create HITs up to `hits_wanted` (bounded by `max_hits`), idempotently by index."""
-        target = min(self.hits_wanted, self.max_hits)
         t = self.task
         url = mturk.live_page_url(self.endpoint_url, self.run_id)
-        while len(self.hit_ids) < target:
-            index = len(self.hit_ids)
-            hit_id = await asyncio.to_thread(
-                mturk.create_hit, self.client, run_id=self.run_id, key=f"hit-{index}", url=url, title=t.title,
-                description=t.description, reward=self.reward, keywords=t.keywords, duration=t.assignment_duration,
-                lifetime=t.lifetime, frame_height=t.frame_height, requirements=self._requirements())
-            self.hit_ids.append(hit_id)
+        async with self._hits_lock:
+            while len(self.hit_ids) < min(self.hits_wanted, self.max_hits):
+                index = len(self.hit_ids)
+                hit_id = await asyncio.to_thread(
+                    mturk.create_hit, self.client, run_id=self.run_id, key=f"hit-{index}", url=url, title=t.title,
+                    description=t.description, reward=self.reward, keywords=t.keywords, duration=t.assignment_duration,
+                    lifetime=t.lifetime, frame_height=t.frame_height, requirements=self._requirements())
+                self.hit_ids.append(hit_id)
 
     def _expire_hits(self) -> None:
         for hit_id in self.hit_ids:
@@ -258,6 +258,8 @@ class LiveRunner:
             agent.connected = bool(info.get("connected"))
             outcome = info.get("outcome")
             if outcome:
+                if not known and outcome != COMPLETED:
+                    self.hits_wanted += 1  # its replacement (created again idempotently)
                 agent.outcome = outcome
                 self.pays[aid] = bool((info.get("state") or {}).get("can_submit"))
                 if outcome == COMPLETED and world_id:
@@ -428,10 +430,6 @@ class LiveRunner:
             await self._finish(h, outcome)
         if reason == "completed" and not gone:
             self.completed.add(world.id)
-        elif self.create_hits:  # a replacement, so the run still reaches its number of conversations
-            self.hits_wanted += len(gone) or 0
-            with contextlib.suppress(Exception):
-                await self._ensure_hits()
         self.worlds.pop(world.id, None)
         self._wake.set()
 
@@ -459,11 +457,13 @@ class LiveRunner:
             status = "left"
         await self.set_state(agent, text, status=status, outcome=outcome, can_submit=pays,
                              submit_fields={"outcome": outcome, "messages": str(agent.messages_sent)})
-        if agent.world is None and (outcome in (WAITING_TIMEOUT, ONBOARDING_FAILED, DAILY_CAP, DUPLICATE, DISCONNECTED)
-                                    and self.create_hits and len(self.completed) < self.conversations):
-            self.hits_wanted += 1  # someone else takes this place
-            with contextlib.suppress(Exception):
-                await self._ensure_hits()
+        if outcome != COMPLETED:
+            self.hits_wanted += 1  # someone else takes this place (bounded by max_hits)
+            if self.create_hits and len(self.completed) < self.conversations:
+                try:
+                    await self._ensure_hits()
+                except Exception:
+                    log.exception("live: creating a replacement HIT failed")
 
     # ------------------------------------------------------------ payments
 
