@@ -12,7 +12,7 @@ import time
 import uuid
 
 import httpx
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.exceptions import HTTPException
@@ -33,6 +33,7 @@ from hitkit.server.web import admin_pages, console_pages, console_project_pages,
 from hitkit.server.web.worker_api import error_response
 from hitkit.server.live import routes as live_routes
 from hitkit.server.api.dispatch import encode
+from hitkit.server.api.errors import database_unavailable
 
 log = logging.getLogger("hitkit.server")
 MAX_API_BODY = 1024 * 1024  # a 64 KiB question, escaped, fits many times over
@@ -101,6 +102,20 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         return site.render(request, None, "error.html", status=404, title="Page not found",
                            message=f"There is no page at {request.url.path}.")
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database that is down or full answers 503 (retry later; nothing was stored), never a bare 500."""
+    unavailable = database_unavailable(exc)
+    if unavailable is None:
+        log.error("internal database error on %s %s", request.method, request.url.path, exc_info=exc)
+        status, code, message = 500, "InternalError", "An internal error in hitkit; it was logged."
+    else:
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, getattr(exc, "orig", exc))
+        status, code, message = 503, unavailable.type_name, unavailable.message
+    if request.url.path.startswith("/api/") or request.url.path.startswith("/mturk/"):
+        return error_response(status, code, message)
+    return site.render(request, None, "error.html", status=status, title="Try again shortly", message=message)
 
 
 async def root_info(request: Request) -> JSONResponse:
@@ -193,7 +208,7 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
         *admin_pages.routes,
         *live_routes.routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error, DBAPIError: _database_error})
     app.state.runtime = runtime
     app.state.sweeper_status = {}
     return MTurkFrontDoor(app, runtime)  # type: ignore[return-value]

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hitkit.mturk.model import SIGNING_NAME, TARGET_PREFIX, ValidationFailure, validator_for
 from hitkit.server.api import assignments, hits, money, qualifications, workers, notifications  # noqa: F401  (registers handlers)
-from hitkit.server.api.errors import ApiError, AuthError, ServiceFault, ValidationException
+from hitkit.server.api.errors import ApiError, AuthError, ServiceFault, ValidationException, database_unavailable
 from hitkit.server.api.operations import HANDLERS, READ_ONLY, Ctx
 from hitkit.server.clock import Clock
 from hitkit.server.config import ServerConfig
@@ -145,7 +145,11 @@ class MTurkService:
             return Answer(200, self._run(op, requester_id, params))
         except ApiError as e:
             return _error(e, now)
-        except Exception:  # a bug, not bad input: log it, answer as AWS's ServiceFault
+        except Exception as e:  # the database down or full (503, retryable), else a bug: log it, ServiceFault
+            unavailable = database_unavailable(e) if isinstance(e, DBAPIError) else None
+            if unavailable is not None:
+                log.error("database unavailable in %s: %s", target, getattr(e, "orig", e))
+                return _error(unavailable, now)
             log.exception("internal error in %s", target)
             return _error(ServiceFault("The request could not be processed because of an internal error in hitkit; it was logged."), now)
 
@@ -234,6 +238,8 @@ def _retryable(e: Exception) -> bool:
         return True
     code = getattr(getattr(e, "orig", None), "sqlstate", None)
     text = str(e).lower()
+    if getattr(e, "connection_invalidated", False):
+        return True  # a pooled connection the database dropped (a restart): run again on a fresh one
     return code in ("40001", "40P01") or "database is locked" in text or "deadlock" in text
 
 

@@ -39,6 +39,29 @@ class ServiceFault(ApiError):
     type_name = "ServiceFault"
 
 
+class ServiceUnavailable(ApiError):
+    """The database cannot be reached or written just now (restarting, disk full): nothing was stored, and the
+    call may be retried (boto3 retries a 503 by itself)."""
+
+    status = 503
+    type_name = "ServiceUnavailable"
+
+
+def database_unavailable(error: Exception) -> ServiceUnavailable | None:
+    """The answer for a database error that is the database's state, not the request's (None for others)."""
+    text = str(getattr(error, "orig", error)).lower()
+    if "database or disk is full" in text or "no space left" in text or "disk full" in text:
+        return ServiceUnavailable("The server's disk is full: nothing was stored. An administrator must free space; "
+                                  "then retry.")
+    if getattr(error, "connection_invalidated", False) or any(s in text for s in (
+            "connection refused", "server closed the connection", "terminating connection", "connection is closed",
+            "the database system is starting up", "the database system is shutting down", "could not connect",
+            "consuming input failed", "connection timeout", "unable to open database file")):
+        return ServiceUnavailable("The server's database is not reachable just now (restarting?): nothing was "
+                                  "stored. Retry in a few seconds.")
+    return None
+
+
 class ParameterValidationError(ApiError):
     """A semantically invalid parameter (MTurk's undeclared `ParameterValidationError`)."""
 
