@@ -33,7 +33,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -41,6 +40,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -61,6 +61,7 @@ class Result:
     processes: int
     window: float = 0.0
     submitted: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # monotonic time of each acknowledged submission
     cycle: list[float] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)
     approved: list[str] = field(default_factory=list)
@@ -69,6 +70,13 @@ class Result:
     requester_errors: Counter = field(default_factory=Counter)
     audit: dict = field(default_factory=dict)
     server_errors: str = ""
+    started: float = 0.0  # monotonic time the window started
+    events: dict = field(default_factory=dict)  # what a fault scenario did and when
+
+
+def server_errors(fails: Counter) -> int:
+    """How many answers were HTTP 5xx."""
+    return sum(n for k, n in fails.items() if k.startswith("HTTP 5"))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -97,12 +105,12 @@ def _workers_main(url: str, jobs: list, seconds: float, ready_q, start_ev, resul
             try:
                 status, data = await conn.request("POST", f"/api/worker/v1/hits/{hit_id}/accept")
                 if status != 200:
-                    out["failures"][f"accept {status}" if status < 500 else "HTTP 5xx"] += 1
+                    out["failures"][f"accept {status}" if status < 500 else f"HTTP {status}"] += 1
                     continue
                 aid = json.loads(data)["AssignmentId"]
                 status, data = await conn.request("POST", f"/api/worker/v1/assignments/{aid}/submit", ANSWER)
                 if status != 200:
-                    out["failures"][f"submit {status}" if status < 500 else "HTTP 5xx"] += 1
+                    out["failures"][f"submit {status}" if status < 500 else f"HTTP {status}"] += 1
                     continue
             except Exception as e:  # noqa: BLE001 - a dropped connection: not acknowledged, reconnect
                 out["failures"][f"connection: {type(e).__name__}"] += 1
@@ -118,6 +126,7 @@ def _workers_main(url: str, jobs: list, seconds: float, ready_q, start_ev, resul
                 continue
             out["cycle"].append(time.perf_counter() - t)
             out["submitted"].append(aid)
+            out["times"].append(time.monotonic())
 
     async def main() -> None:
         conns = []
@@ -130,7 +139,7 @@ def _workers_main(url: str, jobs: list, seconds: float, ready_q, start_ev, resul
             ready_q.put(f"{type(e).__name__}: {e}")
             return
         go, box = asyncio.Event(), {}
-        out: dict = {"cycle": [], "submitted": [], "failures": Counter()}
+        out: dict = {"cycle": [], "submitted": [], "times": [], "failures": Counter()}
         tasks = [asyncio.create_task(worker(c, ids, go, box, out)) for c, (_, ids) in zip(conns, jobs)]
         ready_q.put(None)
         loop = asyncio.get_running_loop()
@@ -168,7 +177,7 @@ def _requester_loop(url: str, creds: dict, stop: threading.Event, res: Result, l
         except ClientError as e:
             code = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             with lock:
-                res.requester_errors["HTTP 5xx" if code >= 500 else f"{op} {e.response['Error']['Code']}"] += 1
+                res.requester_errors[f"HTTP {code}" if code >= 500 else f"{op} {e.response['Error']['Code']}"] += 1
             return None
         except (EndpointConnectionError, OSError) as e:
             with lock:
@@ -238,7 +247,10 @@ def audit(database_url: str, res: Result) -> dict:
     return out
 
 
-def run_setup(kind: str, processes: int, args: argparse.Namespace) -> Result:
+def run_setup(kind: str, processes: int, args: argparse.Namespace,
+              during: Callable[[ChildServer, Result], None] | None = None) -> Result:
+    """One setup's run; `during(server, result)`, when given, runs in a thread once the window has started (the
+    fault scenarios of faults.py)."""
     res = Result(f"{'SQLite' if kind == 'sqlite' else 'PostgreSQL'}", processes)
     tmp = tempfile.TemporaryDirectory(prefix="hitkit-bench-load-")
     root = Path(tmp.name)
@@ -290,6 +302,9 @@ def run_setup(kind: str, processes: int, args: argparse.Namespace) -> Result:
         threads = [threading.Thread(target=_requester_loop, args=(server.url, req, stop, res, lock), daemon=True)
                    for req in requesters]
         start_ev.set()
+        res.started = time.monotonic()
+        if during is not None:
+            threads.append(threading.Thread(target=during, args=(server, res), daemon=True))
         for th in threads:
             th.start()
         out, window = result_q.get(timeout=args.seconds + 300)
@@ -298,6 +313,7 @@ def run_setup(kind: str, processes: int, args: argparse.Namespace) -> Result:
             th.join(timeout=120)
         gen.join(timeout=60)
         res.window, res.submitted, res.cycle, res.failures = window, out["submitted"], out["cycle"], out["failures"]
+        res.times = out["times"]
         res.audit = audit(pg_url or f"sqlite:///{data / 'hitkit.db'}", res)
         log(f"[{res.setup} x{processes}] {len(res.submitted)} assignments in {window:.1f} s "
             f"({len(res.submitted) / window:.0f}/s), {len(res.approved)} approved, audit {res.audit}")
@@ -320,7 +336,7 @@ def report(results: list[Result]) -> str:
         rate = len(r.submitted) / r.window if r.window else 0
         ratio = f"{rate / (len(base.submitted) / base.window):.2f}x" if base and base.window and base.submitted else "—"
         fails = r.failures + r.requester_errors
-        e5 = fails.get("HTTP 5xx", 0)
+        e5 = server_errors(fails)
         conn = sum(n for k, n in fails.items() if k.startswith("connection"))
         refused = sum(fails.values()) - e5 - conn
         a = r.audit
@@ -368,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
           f"windows, {os.cpu_count()} CPUs (the load generator shares them)\n")
     print(report(results))
     bad = any(r.audit.get(k) for r in results for k in r.audit) or any(
-        (r.failures + r.requester_errors).get("HTTP 5xx") for r in results)
+        server_errors(r.failures + r.requester_errors) for r in results)
     return 1 if bad else 0
 
 
