@@ -124,3 +124,33 @@ def close_world(world: World) -> None:
 
 __all__ = ["HTML_QUESTION", "PASSWORD", "World", "build_world", "close_world", "hit_params", "mturk_request",
            "signed_request", "web_accounts"]
+
+
+_CSRF_RE = __import__("re").compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    m = _CSRF_RE.search(html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def bare_client(server: RunningServer) -> httpx.Client:
+    """A client that keeps no cookies: each test says exactly which cookies it sends."""
+    from http.cookiejar import DefaultCookiePolicy
+    client = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
+    client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return client
+
+
+def cookie_header(**cookies: str) -> dict:
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+
+
+def set_cookie_value(response: httpx.Response, name: str) -> str | None:
+    """The value `response` sets for cookie `name` (None when it sets none)."""
+    for header in response.headers.get_list("set-cookie"):
+        key, _, rest = header.partition("=")
+        if key.strip() == name:
+            return rest.split(";", 1)[0].strip().strip('"')
+    return None
