@@ -9,60 +9,16 @@ import os
 from urllib.parse import quote, urlencode
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hitkit.mturk.model import TARGET_PREFIX, operation_model, operation_names
-
-JSON_SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20)
-ANY_JSON = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=10)
+from hitkit.mturk.model import operation_model, operation_names
+from tests.support.mturk_fuzz import ANY_JSON, response_problems, send, strategy_for
 
 
-def strategy_for(shape, depth: int = 0):  # type: ignore[no-untyped-def]
-    t = shape.type_name
-    if t == "structure":
-        members = {n: strategy_for(s, depth + 1) for n, s in shape.members.items()}
-        required = set(shape.metadata.get("required", ()))
-        return st.fixed_dictionaries(
-            {n: s for n, s in members.items() if n in required},
-            optional={n: s for n, s in members.items() if n not in required},
-        )
-    if t == "list":
-        return st.lists(strategy_for(shape.member, depth + 1), max_size=3 if depth < 2 else 1)
-    if t == "string":
-        options = [st.text(max_size=40)]
-        if shape.enum:
-            options.append(st.sampled_from(shape.enum))
-        if "pattern" in shape.metadata:
-            options.append(st.from_regex(shape.metadata["pattern"], fullmatch=True).map(lambda s: s[:64]))
-        options.append(st.sampled_from(["", "A" * 300, "<x/>", "0.05", "00000000000000000071", "<?xml version='1.0'?><a>&b;</a>"]))
-        return st.one_of(options)
-    if t in ("integer", "long"):
-        return st.one_of(st.integers(-5, 100), st.sampled_from([0, 2**31, 2**63, -(2**63), 31_536_001]))
-    if t == "boolean":
-        return st.booleans()
-    if t == "timestamp":
-        return st.one_of(st.integers(-10, 2_000_000_000), st.floats(0, 4e9))
-    return ANY_JSON
-
-
-def send(server, op: str, body: bytes):  # type: ignore[no-untyped-def]
-    r = server.requester
-    req = AWSRequest(method="POST", url=server.url + "/", data=body,
-                     headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"{TARGET_PREFIX}.{op}"})
-    SigV4Auth(Credentials(r.access_key, r.secret), "mturk-requester", "us-east-1").add_auth(req)
-    return server.http.post("/", content=body, headers=dict(req.headers.items()))
-
-
-def check(resp) -> None:  # type: ignore[no-untyped-def]
+def check(resp, op: str) -> None:  # type: ignore[no-untyped-def]
     assert resp.status_code < 500, resp.text[:500]
-    body = resp.json()
-    assert isinstance(body, dict)
-    if resp.status_code >= 400:
-        assert isinstance(body.get("__type"), str) and isinstance(body.get("Message"), str), body
+    assert response_problems(op, resp.status_code, resp.headers, resp.content) == [], resp.text[:500]
 
 
 OPERATIONS = sorted(operation_names())
@@ -81,7 +37,7 @@ def test_well_shaped_requests(server, op):
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(params=strategy_for(shape) if shape is not None else st.just({}))
     def run(params):  # type: ignore[no-untyped-def]
-        check(send(server, op, json.dumps(params).encode()))
+        check(send(server, op, json.dumps(params).encode()), op)
 
     run()
 
@@ -91,7 +47,7 @@ def test_malformed_requests(server, op):
     @settings(max_examples=max(1, EXAMPLES * 2 // 5), deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(body=ANY_JSON.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=40))
     def run(body):  # type: ignore[no-untyped-def]
-        check(send(server, op, body))
+        check(send(server, op, body), op)
 
     run()
 
@@ -146,3 +102,20 @@ def test_worker_api_and_external_submit_take_any_input(server):
 
 def httpx_quote(value: str) -> str:
     return quote(value, safe="")
+
+
+def test_null_members_are_absent_members(server):
+    """Found by benchmarks/fuzz_api.py: `"AutoApprovalDelayInSeconds": null` reached the database as NULL (a 500,
+    NOT NULL constraint) instead of taking the default as an absent member does."""
+    from tests.conftest import hit_params
+
+    params = {**hit_params(), "AutoApprovalDelayInSeconds": None, "MaxAssignments": None, "Keywords": None}
+    resp = send(server, "CreateHIT", json.dumps(params).encode())
+    assert resp.status_code == 200, resp.text
+    hit = resp.json()["HIT"]
+    assert hit["MaxAssignments"] == 1 and hit["AutoApprovalDelayInSeconds"] == 30 * 86400  # MTurk's defaults
+    check(resp, "CreateHIT")
+    resp = send(server, "CreateHITType", json.dumps({
+        "Title": "t", "Description": "d", "Reward": "0.10", "AssignmentDurationInSeconds": 600,
+        "AutoApprovalDelayInSeconds": None, "QualificationRequirements": None}).encode())
+    assert resp.status_code == 200, resp.text
