@@ -32,6 +32,7 @@ from hitkit.server.web import account_pages, admin_api, external_submit, invitat
 from hitkit.server.web import admin_pages, console_pages, console_project_pages, site, worker_home_pages
 from hitkit.server.web.worker_api import error_response
 from hitkit.server.live import routes as live_routes
+from hitkit.server.web import console_live_pages
 from hitkit.server.api.dispatch import encode
 from hitkit.server.api.errors import database_unavailable
 
@@ -207,6 +208,7 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
         *console_project_pages.routes,
         *admin_pages.routes,
         *live_routes.routes,
+        *console_live_pages.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error, DBAPIError: _database_error})
     app.state.runtime = runtime

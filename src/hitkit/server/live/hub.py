@@ -25,7 +25,7 @@ from hitkit.server.live.protocol import (
     WORKER_STATUSES, FrameError, error_frame, object_of, optional_id, parse, required_id, text_of,
     world_message, worker_message,
 )
-from hitkit.server.live.relay import Conn, InProcessRelay, Relay, requester_key, worker_key
+from hitkit.server.live.relay import MAX_QUEUED_REQUESTER, Conn, InProcessRelay, Relay, requester_key, worker_key
 from hitkit.server.live.store import AgentRow, LiveWriter
 from hitkit.server.runtime import Runtime
 
@@ -150,7 +150,7 @@ class LiveHub:
     async def requester_session(self, ws: WebSocket, run_id: str, requester_id: str) -> None:
         self._start_watchdog()
         key = requester_key(run_id)
-        conn = Conn(ws, key)
+        conn = Conn(ws, key, MAX_QUEUED_REQUESTER)
         conn.run_id = run_id  # type: ignore[attr-defined]
         try:
             raw = await asyncio.wait_for(self._receive(ws), HELLO_SECONDS)

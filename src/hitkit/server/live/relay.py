@@ -19,15 +19,17 @@ from starlette.websockets import WebSocket, WebSocketState
 from hitkit.server.live.protocol import dumps
 
 log = logging.getLogger("hitkit.live")
-MAX_QUEUED = 1000
+MAX_QUEUED = 1000  # frames waiting for a worker's browser
+MAX_QUEUED_REQUESTER = 200_000  # frames waiting for a requester's process (all of its run's traffic)
 
 
 class Conn:
     """One websocket: its outgoing queue, its sender task, and when it was last heard from."""
 
-    def __init__(self, ws: WebSocket, key: str) -> None:
+    def __init__(self, ws: WebSocket, key: str, max_queued: int = MAX_QUEUED) -> None:
         self.ws = ws
         self.key = key
+        self.max_queued = max_queued
         self.last_seen = time.monotonic()
         self.closed = False
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -36,7 +38,7 @@ class Conn:
     def send(self, frame: dict) -> bool:
         if self.closed:
             return False
-        if self._queue.qsize() >= MAX_QUEUED:
+        if self._queue.qsize() >= self.max_queued:
             log.warning("live: %s is not reading; closing it", self.key)
             self.close(4009, "too slow")
             return False
