@@ -155,7 +155,7 @@ def test_pages_name_only_real_commands_and_options(page: Path) -> None:
 def test_invocation_checker_catches_mistakes() -> None:
     commands = _commands()
     assert check_invocation("hitkit server run --port 8642", commands) is None
-    assert check_invocation("hitkit server run --workers 4", commands)
+    assert check_invocation("hitkit server run --turbo 4", commands)
     assert check_invocation("hitkit frobnicate", commands)
     assert hitkit_invocations("```\nhitkit exec -- python x.py --foo\n```") == ["hitkit exec"]
     assert hitkit_invocations("run `hitkit launch pets --yes` now") == ["hitkit launch pets --yes"]
