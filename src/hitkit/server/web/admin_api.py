@@ -14,9 +14,11 @@ from hitkit.server.domain.accounts import AccountError, token_subject, worker_to
 from hitkit.server.domain.sweeper import sweep
 from hitkit.server.runtime import Runtime
 from hitkit.server.store.tables import settings
+from hitkit.server.web.bodies import BodyTooLarge, read_body
 from hitkit.server.web.worker_api import error_response
 
 CLOCK_KEY = "clock.offset"
+MAX_BODY = 64 * 1024
 
 
 def _is_admin(conn: Connection, request: Request) -> bool:
@@ -43,8 +45,10 @@ async def clock(request: Request) -> JSONResponse:
     if not await runtime.transaction(lambda conn: _is_admin(conn, request), read_only=True):
         return error_response(401, "unauthenticated", "Send the admin token as 'Authorization: Bearer TOKEN'.")
     try:
-        body = orjson.loads(await request.body() or b"{}")
+        body = orjson.loads(await read_body(request, MAX_BODY) or b"{}")
         advance = float(body.get("advance", 0)) if isinstance(body, dict) else None
+    except BodyTooLarge:
+        return error_response(413, "too_large", "The request body is larger than 64 KiB.")
     except (ValueError, TypeError):
         advance = None
     if advance is None or advance < 0 or advance != advance or advance > 10 * 365 * 86400:
@@ -62,7 +66,9 @@ async def create_worker(request: Request) -> JSONResponse:
     if not await runtime.transaction(lambda conn: _is_admin(conn, request), read_only=True):
         return error_response(401, "unauthenticated", "Send the admin token as 'Authorization: Bearer TOKEN'.")
     try:
-        body = orjson.loads(await request.body() or b"{}")
+        body = orjson.loads(await read_body(request, MAX_BODY) or b"{}")
+    except BodyTooLarge:
+        return error_response(413, "too_large", "The request body is larger than 64 KiB.")
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():

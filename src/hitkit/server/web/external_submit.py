@@ -21,6 +21,7 @@ from hitkit.server.domain import assignment_flow
 from hitkit.server.domain.accounts import token_subject
 from hitkit.server.domain.assignment_flow import FlowError
 from hitkit.server.runtime import Runtime
+from hitkit.server.web.bodies import BodyTooLarge, read_body
 from hitkit.server.store.queries import get_assignment, get_hit
 
 PREVIEW_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
@@ -53,6 +54,10 @@ async def external_submit(request: Request) -> Response:
     if request.method == "GET":
         pairs = list(request.query_params.multi_items())
     else:
+        try:
+            await read_body(request, MAX_FORM_BYTES)  # chunked bodies stop at the limit too
+        except BodyTooLarge:
+            return _page(413, "Submission too large", "The submitted form is larger than 2 MiB.", wants_json, "too_large")
         try:
             form = await request.form(max_files=0, max_fields=10_000, max_part_size=MAX_FORM_BYTES)
         except Exception as e:  # malformed multipart, too many fields or files: the form itself is bad input

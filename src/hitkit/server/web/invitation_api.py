@@ -29,6 +29,7 @@ from hitkit.server.domain.web_accounts import (
     OPEN_SIGNUP_KEY, active_link, create_invitation, create_participant_link, put_setting,
 )
 from hitkit.server.runtime import Runtime
+from hitkit.server.web.bodies import BodyTooLarge, read_body
 from hitkit.server.store.tables import participant_links
 from hitkit.server.web.task_content import submit_base
 from hitkit.server.web.worker_api import error_response
@@ -36,10 +37,12 @@ from hitkit.server.web.worker_api import error_response
 Handler = Callable[[Runtime, Request, str, dict], Awaitable[JSONResponse]]
 
 
+MAX_BODY = 64 * 1024
+
+
 async def _body(request: Request) -> tuple[bytes, dict | None]:
-    raw = await request.body()
-    if len(raw) > 64 * 1024:
-        return raw, None
+    """The raw body and its JSON object (None when it is not one); BodyTooLarge past 64 KiB, before reading more."""
+    raw = await read_body(request, MAX_BODY)
     try:
         body = orjson.loads(raw) if raw.strip() else {}
     except ValueError:
@@ -56,7 +59,10 @@ def _as_admin(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
             admin = await runtime.transaction(lambda conn: token_subject(conn, token.strip(), "admin"), read_only=True)
         if admin is None:
             return error_response(401, "unauthenticated", "Send the admin token as 'Authorization: Bearer TOKEN'.")
-        _, body = await _body(request)
+        try:
+            _, body = await _body(request)
+        except BodyTooLarge:
+            return error_response(413, "too_large", "The request body must be a JSON object of at most 64 KiB.")
         if body is None:
             return error_response(400, "bad_json", "The request body must be a JSON object of at most 64 KiB.")
         return await _guarded(handler, runtime, request, admin, body)
@@ -67,7 +73,10 @@ def _as_admin(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
 def _as_requester(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def route(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
-        raw, body = await _body(request)
+        try:
+            raw, body = await _body(request)
+        except BodyTooLarge:
+            return error_response(413, "too_large", "The request body must be a JSON object of at most 64 KiB.")
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             requester_id = await runtime.run(lambda: runtime.service.authenticate(headers, raw, request.url.path, request.method))

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from hitkit.mturk.fees import format_cents
 from hitkit.server.domain.web_accounts import WebSession, session_for, web_secret
 from hitkit.server.runtime import Runtime
+from hitkit.server.web.bodies import BodyTooLarge, read_body
 
 SESSION_COOKIE = "hitkit_session"
 ANON_COOKIE = "hitkit_anon"
@@ -99,13 +100,19 @@ def _cached_secret(request: Request, conn: Connection) -> str:
 async def read_form(request: Request, v: Visitor, *, max_files: int = 0, max_bytes: int = MAX_FORM_BYTES) -> FormData:
     """The posted form, after the CSRF token (and the Origin header, when the browser sends one) are checked.
     `max_files` > 0 accepts that many uploaded files (multipart), the whole body at most `max_bytes`."""
-    if int(request.headers.get("content-length") or 0) > max_bytes:
-        raise PageError(413, "Form too large", f"The form is larger than {max_bytes // 1024:,} KiB; nothing was changed.")
+    too_large = PageError(413, "Form too large", f"The form is larger than {max_bytes // 1024:,} KiB; nothing was changed.")
+    length = request.headers.get("content-length") or "0"
+    if length.isdigit() and int(length) > max_bytes:
+        raise too_large
     origin = request.headers.get("origin")
     if origin and origin != "null":
         host = urlsplit(origin).netloc
         if host != request.headers.get("host", ""):
             raise PageError(403, "Refused", "This form was sent from another site; nothing was changed.")
+    try:
+        await read_body(request, max_bytes)  # a chunked body, with no Content-Length, stops at the limit too
+    except BodyTooLarge:
+        raise too_large from None
     try:
         form = await request.form(max_files=max_files, max_fields=2000, max_part_size=MAX_FORM_BYTES)
     except Exception as e:  # malformed multipart and the like: bad input, not a server error

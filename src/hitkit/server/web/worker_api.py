@@ -25,6 +25,7 @@ from hitkit.server.domain.eligibility import check_action, parse_requirements
 from hitkit.server.domain.qualification_values import values_for
 from hitkit.server.domain.qualification_flow import request_qualification as flow_request
 from hitkit.server.runtime import Runtime
+from hitkit.server.web.bodies import BodyTooLarge, read_body
 from hitkit.server.store.queries import (
     TOKEN_ASSIGNMENT_HIT,
     TOKEN_ASSIGNMENT_HIT_COUNTS,
@@ -39,6 +40,7 @@ from hitkit.server.store.queries import (
 from hitkit.server.store.tables import assignments, hits, requesters, tokens, worker_blocks, workers
 
 MAX_PAGE = 100
+MAX_BODY = 2 * 1024 * 1024  # as /mturk/externalSubmit: answers of any real task fit
 
 
 class WorkerApiError(Exception):
@@ -115,7 +117,10 @@ def _one_read(conn: Connection) -> bool:
 
 
 async def _json(request: Request) -> dict:
-    raw = await request.body()
+    try:
+        raw = await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        raise WorkerApiError(413, "too_large", f"The request body is larger than {MAX_BODY // (1024 * 1024)} MiB.") from None
     if not raw.strip():
         return {}
     try:
