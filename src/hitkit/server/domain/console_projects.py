@@ -173,14 +173,7 @@ def sample_row(task: TaskTemplate, examples: list[dict[str, str]] | None = None)
 
 def create_project(conn: Connection, requester_id: str, name: str, properties: dict[str, Any], template: str,
                    kind: str, now: float) -> str:
-    name = name.strip()
-    problems = _name_problems(conn, requester_id, name, None)
-    try:
-        check_project(properties, template, kind)
-    except ProjectProblems as e:
-        problems.extend(e.problems)
-    if problems:
-        raise ProjectProblems(problems)
+    name = _checked(conn, requester_id, None, name, properties, template, kind)
     project_id = _new_id("P")
     conn.execute(insert(console_projects).values(
         id=project_id, requester_id=requester_id, name=name, properties=json.dumps(properties), template=template,
@@ -190,6 +183,15 @@ def create_project(conn: Connection, requester_id: str, name: str, properties: d
 
 def update_project(conn: Connection, requester_id: str, project_id: str, name: str, properties: dict[str, Any],
                    template: str, kind: str, now: float) -> None:
+    name = _checked(conn, requester_id, project_id, name, properties, template, kind)
+    conn.execute(update(console_projects).where(
+        console_projects.c.id == project_id, console_projects.c.requester_id == requester_id).values(
+        name=name, properties=json.dumps(properties), template=template, template_kind=kind, updated_at=now))
+
+
+def _checked(conn: Connection, requester_id: str, project_id: str | None, name: str, properties: dict[str, Any],
+             template: str, kind: str) -> str:
+    """The stripped name, once name, properties and template all check out; else every problem at once."""
     name = name.strip()
     problems = _name_problems(conn, requester_id, name, project_id)
     try:
@@ -198,9 +200,7 @@ def update_project(conn: Connection, requester_id: str, project_id: str, name: s
         problems.extend(e.problems)
     if problems:
         raise ProjectProblems(problems)
-    conn.execute(update(console_projects).where(
-        console_projects.c.id == project_id, console_projects.c.requester_id == requester_id).values(
-        name=name, properties=json.dumps(properties), template=template, template_kind=kind, updated_at=now))
+    return name
 
 
 def _name_problems(conn: Connection, requester_id: str, name: str, project_id: str | None) -> list[str]:
