@@ -7,6 +7,7 @@ and bonusing assignments by the run's payment policy. All calls are blocking (ru
 from __future__ import annotations
 
 import hashlib
+import math
 import html
 import re
 import time
@@ -19,7 +20,7 @@ EXTERNAL_QUESTION = (
     'ExternalQuestion.xsd"><ExternalURL>{url}</ExternalURL><FrameHeight>{height}</FrameHeight></ExternalQuestion>'
 )
 DAY = 86400
-DAY_FACTOR = 1_000_000  # daily-cap qualification value: utc_day * DAY_FACTOR + seconds used that day
+DAY_FACTOR = 100_000  # daily-cap qualification value: (utc_day % 1000) * DAY_FACTOR + seconds used that day (< 2**31)
 
 
 def live_page_url(endpoint_url: str, run_id: str) -> str:
@@ -105,12 +106,12 @@ def seconds_today(value: int | None, now: float | None = None) -> float:
     """Seconds used today from a daily-cap qualification value (0 when the value is from another day)."""
     if value is None:
         return 0.0
-    day = int((now or time.time()) // DAY)
+    day = int((now or time.time()) // DAY) % 1000
     return float(value % DAY_FACTOR) if value // DAY_FACTOR == day else 0.0
 
 
 def daily_value(seconds: float, now: float | None = None) -> int:
-    return int((now or time.time()) // DAY) * DAY_FACTOR + min(int(seconds), DAY_FACTOR - 1)
+    return (int((now or time.time()) // DAY) % 1000) * DAY_FACTOR + min(math.ceil(seconds), DAY_FACTOR - 1)  # whole seconds, rounded up
 
 
 def settle(client: Any, assignment_id: str, pays: bool, *, reason: str, bonus: str | None = None,

@@ -426,7 +426,10 @@ class LiveRunner:
                            "left": [h.worker_id for h in gone]}, world_id=world.id)
         for h in world.humans:
             outcome = DISCONNECTED if h.left else (PARTNER_LEFT if gone or reason != "completed" else COMPLETED)
-            await self._add_time(h)
+            try:
+                await self._add_time(h)
+            except Exception:  # the time is not counted; the worker still gets their outcome
+                log.exception("live: recording the daily time of %s failed", h.worker_id)
             await self._finish(h, outcome)
         if reason == "completed" and not gone:
             self.completed.add(world.id)
