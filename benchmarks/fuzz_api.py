@@ -97,6 +97,14 @@ POLICY_KEYS = ["AnswerKey", "ApproveIfKnownAnswerScoreIsAtLeast", "ApproveReason
                "RejectReason", "ExtendIfKnownAnswerScoreIsLessThan", "ExtendMaximumAssignments", "ExtendMinimumTimeInSeconds",
                "QuestionIds", "QuestionAgreementThreshold", "DisregardAssignmentIfRejected", "DisregardAssignmentIfKnownAnswerScoreIsLessThan",
                "ExtendIfHITAgreementScoreIsLessThan", "ApproveIfWorkerAgreementScoreIsAtLeast", "RejectIfWorkerAgreementScoreIsLessThan"]
+SMKA = {"PolicyName": "ScoreMyKnownAnswers/2011-09-01", "Parameters": [
+    {"Key": "AnswerKey", "MapEntries": [{"Key": "q1", "Values": ["a"]}]},
+    {"Key": "ApproveIfKnownAnswerScoreIsAtLeast", "Values": ["90"]}, {"Key": "RejectIfKnownAnswerScoreIsLessThan", "Values": ["10"]},
+    {"Key": "ExtendIfKnownAnswerScoreIsLessThan", "Values": ["50"]}, {"Key": "ExtendMaximumAssignments", "Values": ["5"]}]}
+PLURALITY = {"PolicyName": "SimplePlurality/2011-09-01", "Parameters": [
+    {"Key": "QuestionIds", "Values": ["q1"]}, {"Key": "QuestionAgreementThreshold", "Values": ["50"]},
+    {"Key": "ExtendIfHITAgreementScoreIsLessThan", "Values": ["60"]}, {"Key": "ExtendMaximumAssignments", "Values": ["4"]},
+    {"Key": "ApproveIfWorkerAgreementScoreIsAtLeast", "Values": ["50"]}]}
 SYSTEM_QUALS = ["00000000000000000071", "000000000000000000L0", "00000000000000000040", "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH",
                 "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6", "3AWO4KN9YO3JRSN25G0KTXS4AQW9I6"]
 
@@ -154,6 +162,7 @@ class World:
         self.b = self.server.new_requester(balance_cents=10**9)
         self.ca, self.cb = self.server.client(self.a), self.server.client(self.b)
         self.workers: list = []
+        self.pairs: list[tuple[str, str]] = []  # (AssignmentId, WorkerId) of A's submitted assignments, for SendBonus
         self.pools = Pools()
         self.sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
         threading.Thread(target=self.sink.serve_forever, daemon=True).start()
@@ -194,6 +203,8 @@ class World:
                 for w in self.workers[:3]:
                     aid = self.server.do_hit(w, hit["HITId"], {"answer": "yes"})
                     add("AssignmentId", aid)
+                    if not other:
+                        self.pairs = [*self.pairs[-40:], (aid, w.worker_id)]
         except Exception as e:  # noqa: BLE001 - a seeding failure only narrows the campaign; it is reported
             print(f"  (seeding: {type(e).__name__}: {e})", file=sys.stderr)
 
@@ -211,22 +222,30 @@ class World:
             options.append(st.from_regex(pattern, fullmatch=True))
             return st.one_of(options)
 
-        money = st.sampled_from(["0.00", "0.01", "0.05", "0.5", "1", "1.00", "10000.00", "99999999999999999999.99", "1.",
-                                 "0.001", ".5"]) | st.from_regex(r"[0-9]{1,3}\.[0-9]{2}", fullmatch=True)
+        regular = st.from_regex(r"[1-9]\.[0-9]{2}", fullmatch=True)
+        money = regular | regular | regular | st.sampled_from(
+            ["0.00", "0.01", "0.05", "0.5", "1", "1.00", "10000.00", "99999999999999999999.99", "1.", "0.001", ".5"])
         question = st.sampled_from([HTML_QUESTION, EXTERNAL_QUESTION, QUESTION_FORM] * 3 + BROKEN_XML)
         locale = st.fixed_dictionaries({"Country": st.sampled_from(["US", "GB", "DE", "IN", "XX", "us"])},
                                        optional={"Subdivision": st.sampled_from(["CA", "NY", "ZZ"])})
-        requirement = st.fixed_dictionaries(
-            {"QualificationTypeId": ids("QualificationTypeId"),
-             "Comparator": st.sampled_from(["LessThan", "LessThanOrEqualTo", "GreaterThan", "GreaterThanOrEqualTo", "EqualTo",
-                                            "NotEqualTo", "Exists", "DoesNotExist", "In", "NotIn"])},
-            optional={"IntegerValues": st.lists(st.integers(-10, 110), max_size=3), "LocaleValues": st.lists(locale, max_size=3),
-                      "RequiredToPreview": st.booleans(),
-                      "ActionsGuarded": st.sampled_from(["Accept", "PreviewAndAccept", "DiscoverPreviewAndAccept"])})
+        comparators = st.sampled_from(["LessThan", "LessThanOrEqualTo", "GreaterThan", "GreaterThanOrEqualTo", "EqualTo",
+                                       "NotEqualTo", "Exists", "DoesNotExist", "In", "NotIn"])
+        optional = {"RequiredToPreview": st.booleans(),
+                    "ActionsGuarded": st.sampled_from(["Accept", "PreviewAndAccept", "DiscoverPreviewAndAccept"])}
+        requirement = st.one_of(
+            st.fixed_dictionaries({"QualificationTypeId": ids("QualificationTypeId"), "Comparator": comparators},
+                                  optional={"IntegerValues": st.lists(st.integers(-10, 110), max_size=3), **optional}),
+            st.fixed_dictionaries({"QualificationTypeId": st.just("00000000000000000071"),
+                                   "Comparator": st.sampled_from(["EqualTo", "NotEqualTo", "In", "NotIn"]),
+                                   "LocaleValues": st.lists(locale, min_size=1, max_size=3)}, optional=optional),
+            st.fixed_dictionaries({"QualificationTypeId": ids("QualificationTypeId"), "Comparator": comparators},
+                                  optional={"IntegerValues": st.lists(st.integers(-10, 110), max_size=3),
+                                            "LocaleValues": st.lists(locale, max_size=3), **optional}),
+        )
         notification = st.fixed_dictionaries(
-            {"Destination": st.sampled_from([self.sink_url, "someone@example.org", "arn:aws:sns:us-east-1:123456789012:t", "not a url", ""]),
+            {"Destination": st.sampled_from([self.sink_url] * 4 + ["someone@example.org", "arn:aws:sns:us-east-1:123456789012:t", "not a url", ""]),
              "Transport": st.sampled_from(["Email", "SQS", "SNS"]),
-             "Version": st.sampled_from(["2006-05-05", "2006-05-05", "2014-08-15", ""]),
+             "Version": st.sampled_from(["2006-05-05"] * 6 + ["2014-08-15", ""]),
              "EventTypes": st.lists(st.sampled_from(["AssignmentAccepted", "AssignmentAbandoned", "AssignmentReturned", "AssignmentSubmitted",
                                                      "AssignmentRejected", "AssignmentApproved", "HITCreated", "HITExpired",
                                                      "HITReviewable", "HITExtended", "HITDisposed", "Ping"]), max_size=4)})
@@ -249,6 +268,11 @@ class World:
             "QuestionIdentifier": st.sampled_from(["answer", "q1", "file"]) | st.text(min_size=1, max_size=20),
             "LifetimeInSeconds": st.integers(30, 31_536_000), "AssignmentDurationInSeconds": st.integers(30, 31_536_000),
             "MaxAssignments": st.integers(1, 20), "NumberOfAdditionalAssignments": st.integers(1, 5),
+            # rarely present: hitkit has no HIT layouts, and review policies need matching parameters (null = absent)
+            "HITLayoutId": st.none() | st.none() | st.none() | st.from_regex(r"[A-Z0-9]{5,30}", fullmatch=True),
+            "HITLayoutParameters": st.none() | st.just([{"Name": "image", "Value": "x"}]),
+            "AssignmentReviewPolicy": st.sampled_from([None, None, None, SMKA, {**SMKA, "Parameters": SMKA["Parameters"][1:]}]),
+            "HITReviewPolicy": st.sampled_from([None, None, None, PLURALITY, {"PolicyName": "SimplePlurality/2011-09-01"}]),
         }
 
     def harvest(self, value: Any) -> None:
@@ -298,8 +322,18 @@ AUTHS = ["absent", "garbage", "unknown-key", "wrong-secret", "stale", "future", 
          "scope-date-mismatch", "tampered-body", "tampered-signature", "host-not-signed", "wrong-payload-hash", "empty"]
 
 
-def case_strategy(op: str, hints: dict[str, st.SearchStrategy]) -> st.SearchStrategy:
-    valid = fz.input_strategy(op, "valid", hints)
+def case_strategy(op: str, hints: dict[str, st.SearchStrategy], pairs: list[tuple[str, str]]) -> st.SearchStrategy:
+    shape = operation_model(op).input_shape
+    required = set(shape.metadata.get("required", ())) if shape is not None else set()
+    full = fz.input_strategy(op, "valid", hints)
+    # each optional member can make a request invalid, so half the valid requests carry only the required ones
+    valid = st.tuples(full, st.booleans()).map(lambda t: t[0] if t[1] else {k: v for k, v in t[0].items() if k in required})
+    if op in ("CreateHIT", "CreateHITWithHITType"):  # Question is optional in the model, but needed without a layout
+        valid = st.tuples(valid, hints["Question"], st.integers(0, 9)).map(
+            lambda t: {**t[0], "Question": t[0].get("Question") or t[1]} if t[2] else t[0])
+    if op == "SendBonus" and pairs:  # the worker who did the assignment
+        valid = st.tuples(valid, st.sampled_from(pairs), st.integers(0, 3)).map(
+            lambda t: {**t[0], "AssignmentId": t[1][0], "WorkerId": t[1][1]} if t[2] else t[0])
     boundary = fz.input_strategy(op, "boundary", hints)
     mixed = fz.input_strategy(op, "mixed")
     mutated = fz.mutated_input(op, hints)
@@ -391,8 +425,12 @@ def execute(world: World, case: Case) -> Outcome:
     if 200 <= status < 300:
         if case.kind in ("bad-target", "bad-sigv4"):
             wrong.append(f"a {case.kind} request ({case.target if case.kind == 'bad-target' else case.auth}) was answered {status}")
-        member = PRIMARY.get(case.op)
-        if member and isinstance(case.params, dict) and case.params.get(member) in world.pools.other[member] and case.body is None:
+    member = PRIMARY.get(case.op)
+    probe = bool(member and isinstance(case.params, dict) and case.body is None and case.target == "default" and case.auth == "ok"
+                 and isinstance(case.params.get(member), str) and case.params.get(member) in world.pools.other[member])
+    probes[0] += probe
+    if 200 <= status < 300:
+        if probe:
             wrong.append(f"{case.op} on requester B's {member} {case.params[member]} was answered 200 for requester A")
         leaked = other_ids_in(world, data)
         if leaked:
@@ -553,7 +591,7 @@ def campaign(args: argparse.Namespace) -> int:
     rounds = 0
     while not stop():
         rounds += 1
-        if rounds % 3 == 0:  # fresh submitted assignments and pending requests, as earlier rounds used them up
+        if rounds > 1:  # fresh submitted assignments and pending requests, as earlier rounds used them up
             world.seed(world.ca, other=False)
         if rounds % 10 == 0:
             world.seed(world.cb, other=True)
@@ -566,7 +604,7 @@ def campaign(args: argparse.Namespace) -> int:
 
             @settings(max_examples=args.per_round, deadline=None, database=None, phases=[Phase.generate],
                       suppress_health_check=list(HealthCheck))
-            @given(case=case_strategy(op, hints))
+            @given(case=case_strategy(op, hints, list(world.pairs)))
             def fuzz(case: Case) -> None:
                 run_case(case)
 
@@ -597,8 +635,15 @@ def campaign(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+FRONT_DOOR = {"SerializationException", "UnknownOperationException", "InvalidSignatureException", "IncompleteSignatureException",
+              "MissingAuthenticationTokenException", "UnrecognizedClientException", "RequestEntityTooLargeException"}
+
+
 def short(code: str) -> str:
     return code.replace("Exception", "").replace("ParameterValidationError", "ParamValidation")
+
+
+probes = [0]
 
 
 def print_table(ops, stats, kinds, total, elapsed, rounds, args, alive, internal) -> None:  # type: ignore[no-untyped-def]
@@ -610,7 +655,7 @@ def print_table(ops, stats, kinds, total, elapsed, rounds, args, alive, internal
     tot = Stats()
     for op in ops:
         s = stats[op]
-        codes = ", ".join(short(c) for c, _ in s.codes.most_common())
+        codes = ", ".join(short(c) for c, _ in s.codes.most_common() if c not in FRONT_DOOR)
         print(f"| {op} | {s.sent} | {s.s2xx} | {s.s4xx} | {s.s5xx} | {s.malformed} | {s.wrong} | {codes} |")
         tot.sent += s.sent
         tot.s2xx += s.s2xx
@@ -620,7 +665,10 @@ def print_table(ops, stats, kinds, total, elapsed, rounds, args, alive, internal
         tot.wrong += s.wrong
         tot.codes.update(s.codes)
     print(f"| **total** | {tot.sent} | {tot.s2xx} | {tot.s4xx} | {tot.s5xx} | {tot.malformed} | {tot.wrong} | {len(tot.codes)} distinct |")
+    front = [f"{short(c)} {n}" for c, n in tot.codes.most_common() if c in FRONT_DOOR]
+    print("\nfront-door errors (every operation, not listed per row): " + ", ".join(front))
     print("\nrequests by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    print(f"requests naming requester B's object as the one acted on: {probes[0]} (answered 200: {sum(s.wrong for s in stats.values())} wrong)")
     print(f"notifications delivered to the local sink: {Sink.received}; server alive at the end: {'yes' if alive else 'NO'}; "
           f"errors logged by the server: {len(internal)}")
     for line in internal[:5]:

@@ -24,7 +24,7 @@ from botocore.credentials import Credentials
 from botocore.parsers import JSONParser
 from hypothesis import strategies as st
 
-from hitkit.mturk.model import EXTRA_CONSTRAINTS, TARGET_PREFIX, operation_model
+from hitkit.mturk.model import EXTRA_CONSTRAINTS, MAX_TIMESTAMP, MIN_TIMESTAMP, TARGET_PREFIX, operation_model
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20)
 ANY_JSON = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=10)
@@ -73,7 +73,8 @@ def boundary_for(shape, meta: dict | None = None) -> st.SearchStrategy:  # type:
                 values += [n - 1, n, n + 1]
         return st.sampled_from(values)
     if t == "timestamp":
-        return st.sampled_from([0, -1, 1.5, 1e-300, 2**31, 2**63, 10**13, 10**13 + 1, 253402300800, -62135596800, 10**30])
+        return st.sampled_from([0, -1, 1.5, 1e-300, 2**31, 2**63, 10**11, 10**13, 10**13 + 1, MAX_TIMESTAMP, MAX_TIMESTAMP + 1,
+                                MIN_TIMESTAMP, MIN_TIMESTAMP - 1, 10**30])
     if t == "boolean":
         return st.booleans()
     if t == "list":
@@ -277,8 +278,8 @@ def shape_problems(value: Any, shape, path: str = "") -> list[str]:  # type: ign
     if t == "boolean":
         return [] if isinstance(value, bool) else [f"{where}: expected a boolean, got {value!r:.60}"]
     if t == "timestamp":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and -1e11 < value < 1e11
-        return [] if ok else [f"{where}: expected epoch seconds, got {value!r:.60}"]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and MIN_TIMESTAMP <= value <= MAX_TIMESTAMP
+        return [] if ok else [f"{where}: expected epoch seconds in years 1-9999, got {value!r:.60}"]
     return []
 
 

@@ -57,6 +57,10 @@ def _shown(value: Any) -> str:
 
 Checker = Callable[[Any, str, list], None]
 
+MIN_TIMESTAMP = -62_135_596_800  # 0001-01-01T00:00:00Z
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: a later time (say, ExpireAt 1e13) would be stored and then
+# answered in GetHIT/ListHITs as a time botocore cannot parse ("year 318857 is out of range")
+
 
 # Limits the real service enforced that botocore's model does not carry (legacy CreateHIT/NotifyWorkers docs,
 # reference §2.1 and §11), applied to top-level request members of these names.
@@ -170,7 +174,8 @@ def _compile(shape: Shape, depth: int = 0, extra: dict | None = None) -> Checker
     if t == "timestamp":
 
         def check_ts(v: Any, path: str, errs: list) -> None:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) > 1e13:
+            # Within what clients can read back: botocore turns epoch seconds into a datetime (years 1-9999).
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or not MIN_TIMESTAMP <= v <= MAX_TIMESTAMP:
                 errs.append(f"Value '{_shown(v)}' at '{path}' failed to satisfy constraint: Member must be a timestamp in epoch seconds")
 
         return check_ts

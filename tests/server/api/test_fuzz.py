@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hitkit.mturk.model import operation_model, operation_names
-from tests.support.mturk_fuzz import ANY_JSON, response_problems, send, strategy_for
+from tests.support.mturk_fuzz import ANY_JSON, input_strategy, mutated_input, response_problems, send, strategy_for
 
 
 def check(resp, op: str) -> None:  # type: ignore[no-untyped-def]
@@ -119,3 +119,33 @@ def test_null_members_are_absent_members(server):
         "Title": "t", "Description": "d", "Reward": "0.10", "AssignmentDurationInSeconds": 600,
         "AutoApprovalDelayInSeconds": None, "QualificationRequirements": None}).encode())
     assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_boundary_and_broken_requests(server, op):
+    """Limit values (max lengths and one past, 2**63, NUL, unicode, empty lists) and valid requests broken in one
+    way (a wrong type, a missing required member, an unknown member, a null): the same strategies as
+    benchmarks/fuzz_api.py, at the suite's budget."""
+
+    @settings(max_examples=max(1, EXAMPLES * 2 // 5), deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(params=input_strategy(op, "boundary") | mutated_input(op).map(lambda kp: kp[1]))
+    def run(params):  # type: ignore[no-untyped-def]
+        check(send(server, op, json.dumps(params).encode()), op)
+
+    run()
+
+
+def test_expire_at_is_a_time_clients_can_read_back(server):
+    """Found while building benchmarks/fuzz_api.py (its output check): UpdateExpirationForHIT took ExpireAt=1e13 (year 318857), and every later
+    GetHIT/ListHITs answer held an Expiration that botocore cannot parse ("year 318857 is out of range")."""
+    from tests.conftest import hit_params
+
+    mturk = server.client()  # the requester `send` signs as
+    hit_id = mturk.create_hit(**hit_params())["HIT"]["HITId"]
+    for far in (10**13, 253_402_300_800):  # the first second of year 10000 is already too far
+        resp = send(server, "UpdateExpirationForHIT", json.dumps({"HITId": hit_id, "ExpireAt": far}).encode())
+        assert resp.status_code == 400 and resp.json()["__type"] == "ValidationException", resp.text
+    last = 253_402_300_799  # 9999-12-31T23:59:59Z, the latest time botocore reads
+    resp = send(server, "UpdateExpirationForHIT", json.dumps({"HITId": hit_id, "ExpireAt": last}).encode())
+    assert resp.status_code == 200, resp.text
+    assert mturk.get_hit(HITId=hit_id)["HIT"]["Expiration"].year == 9999
