@@ -124,12 +124,15 @@ def settle(client: Any, assignment_id: str, pays: bool, *, reason: str, bonus: s
             return None  # not submitted yet (a requester only sees submitted assignments)
         raise
     if status == "Submitted":
-        if pays:
-            client.approve_assignment(AssignmentId=assignment_id, RequesterFeedback=reason[:1024])
-            status = "Approved"
-        else:
-            client.reject_assignment(AssignmentId=assignment_id, RequesterFeedback=reason[:1024])
-            status = "Rejected"
+        try:
+            if pays:
+                client.approve_assignment(AssignmentId=assignment_id, RequesterFeedback=reason[:1024])
+                status = "Approved"
+            else:
+                client.reject_assignment(AssignmentId=assignment_id, RequesterFeedback=reason[:1024])
+                status = "Rejected"
+        except ClientError:  # decided meanwhile (another process, auto-approval): read what it is now
+            status = client.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"]
     if status == "Approved" and pays and bonus and worker_id:
         try:
             client.send_bonus(WorkerId=worker_id, BonusAmount=bonus, AssignmentId=assignment_id, Reason=reason[:1024],

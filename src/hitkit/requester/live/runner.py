@@ -84,6 +84,7 @@ class LiveRunner:
         self.hit_ids: list[str] = []
         self.hits_wanted = conversations * task.humans_per_world  # + one per assignment that ends uncompleted
         self._hits_lock = asyncio.Lock()
+        self._pay_lock = asyncio.Lock()
         self.pays: dict[str, bool] = {}  # assignment -> paid by policy (set when its outcome is decided)
         self.settled: dict[str, str] = {}  # assignment -> Approved | Rejected | Returned
         self.quals: dict[str, str] = {}
@@ -471,6 +472,10 @@ class LiveRunner:
     # ------------------------------------------------------------ payments
 
     async def _settle_once(self) -> None:
+        async with self._pay_lock:  # the background payer and the final settling never overlap
+            await self._settle_unlocked()
+
+    async def _settle_unlocked(self) -> None:
         bonus = self.task.policy.bonus_completed
         for aid, pays in list(self.pays.items()):
             if aid in self.settled:
@@ -496,7 +501,10 @@ class LiveRunner:
         """Pay as workers submit, until every paid outcome is settled or `settle_timeout` passes."""
         deadline = time.monotonic() + self.settle_timeout
         while True:
-            await self._settle_once()
+            try:
+                await self._settle_once()
+            except Exception:  # tried again on the next round
+                log.exception("live: paying failed; trying again")
             open_ = [aid for aid, pays in self.pays.items() if pays and aid not in self.settled]
             if not open_ or time.monotonic() >= deadline:
                 return
