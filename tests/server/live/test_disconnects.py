@@ -177,3 +177,33 @@ def test_disconnect_during_onboarding(server, requester):  # type: ignore[no-unt
         running.cancel()
 
     asyncio.run(scenario())
+
+
+def test_every_timeout_reaches_the_world(server, requester):  # type: ignore[no-untyped-def]
+    """An act() timeout comes back to the world as an event; a world that never ends is cancelled at world_timeout
+    and its workers still get an outcome (partner_left, paid by messages sent)."""
+    seen: list[str] = []
+
+    async def slow(world):  # type: ignore[no-untyped-def]
+        a, b = world.humans
+        message = await a.act(timeout=0.3)  # nobody types: the timeout is an event, not a hang
+        seen.append(message.get("event"))
+        await b.observe({"id": "System", "text": f"a was silent ({message.get('event')})"})
+        await asyncio.sleep(3600)  # a world that never ends by itself
+
+    async def scenario() -> None:
+        task = _task(world_timeout=1.0)
+        task.world = slow
+        runner, running = start_runner(server, requester, task, conversations=1)
+        hits = await wait_for_hits(server, requester, runner.run_id, 2)
+        a = await join(server, runner.run_id, hits[0])
+        b = await join(server, runner.run_id, hits[1])
+        await b.wait_message("a was silent (timeout)")
+        state_a = await a.wait(lambda f: f["type"] == "state" and f.get("outcome"))
+        state_b = await b.wait(lambda f: f["type"] == "state" and f.get("outcome"))
+        assert state_a["outcome"] == state_b["outcome"] == "partner_left"
+        assert state_a["can_submit"] is False  # sent nothing (policy: at least one message)
+        assert seen == ["timeout"]
+        running.cancel()
+
+    asyncio.run(scenario())
