@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1M,10M", help="synthetic sizes: 1M, 10M (empty: none)")
     ap.add_argument("--quick", action="store_true", help="real datasets and 1M only")
     ap.add_argument("--no-real", action="store_true", help="skip the shared real datasets")
+    ap.add_argument("--datasets", default="", help="only these real datasets (comma-separated names)")
     ap.add_argument("--no-crowdkit", action="store_true")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per cell")
     ap.add_argument("--repeat", type=int, default=1, help="runs per hitkit cell (the median is shown)")
@@ -191,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         for folder in sorted(DATASETS_DIR.glob("*/")):
             if (folder / "answers.csv").exists() and "emotion" not in folder.name:  # emotion is numeric
                 datasets.append(folder.name)
+        if args.datasets:
+            wanted = [d for d in args.datasets.split(",") if d]
+            unknown = sorted(set(wanted) - set(datasets))
+            if unknown:
+                ap.error(f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(datasets)}")
+            datasets = [d for d in datasets if d in wanted]
     datasets += sizes
     impls = ["hitkit"] if args.no_crowdkit else ["hitkit", "crowd-kit"]
     print(f"| method | dataset | {' | '.join(impls)} | time ratio |")
