@@ -164,3 +164,36 @@ def test_silent_connection_is_closed_by_the_heartbeat_check(server, requester, m
         assert ws.close_code == 4008
 
     asyncio.run(scenario())
+
+
+def test_control_characters_and_other_runs_assignments(server, requester, mturk):  # type: ignore[no-untyped-def]
+    from tests.conftest import hit_params
+
+    async def scenario() -> None:
+        ws = await requester_socket(server, requester, "nul-run")
+        await recv(ws, "welcome")
+        await ws.send(orjson.dumps({"type": "record", "world_id": "w\x00", "event": {"a": 1}}).decode())
+        assert (await recv(ws))["code"] == "bad_field"
+        await ws.send(orjson.dumps({"type": "record", "world_id": "w1", "event": {"text": "nul \x00 inside"},
+                                    "ack": 1}).decode())
+        assert (await recv(ws)) == {"type": "ack", "ack": 1}  # stored (JSON escapes it)
+        http_url = f"{server.url}/live/v1/requester/nul-name"
+        other = await websockets.connect(http_url.replace("http://", "ws://"),
+                                         additional_headers=signed_headers(http_url, creds(requester)))
+        await other.send(orjson.dumps({"type": "hello", "name": "a\x00b", "config": {"title": "t\x00"}}).decode())
+        assert (await recv(other, "welcome"))["run_id"] == "nul-name"  # control characters dropped from the name
+        # an assignment of this requester's HIT for another run cannot join this one
+        question = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
+                    f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/nul-run-2</ExternalURL><FrameHeight>600</FrameHeight>'
+                    '</ExternalQuestion>')
+        hit_id = mturk.create_hit(**hit_params(Question=question, MaxAssignments=1))["HIT"]["HITId"]
+        worker = server.new_worker()
+        aid = await asyncio.to_thread(server.accept, worker, hit_id)
+        sim = SimWorker(server, worker, "nul-run", hit_id, aid)
+        sock = await websockets.connect(sim.url, additional_headers={"Authorization": f"Bearer {worker.token}"})
+        frame = await recv(sock)
+        assert frame["code"] == "not_allowed" and "not part of this live task" in frame["message"]
+        await ws.close()
+        await other.close()
+
+    asyncio.run(scenario())

@@ -166,6 +166,7 @@ class LiveHub:
             return
         config = clean_config(hello.get("config"))
         name = hello.get("name") if isinstance(hello.get("name"), str) else run_id
+        name = "".join(c for c in name if c >= " ")[:128] or run_id
         now = self.runtime.clock.now()
         created, refusal = await self.runtime.transaction(
             lambda c: store.open_run(c, run_id, requester_id, name or run_id, config, now))

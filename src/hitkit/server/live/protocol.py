@@ -94,12 +94,15 @@ def world_message(frame: dict) -> dict:
     return message
 
 
+ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+
+
 def optional_id(frame: dict, key: str) -> str | None:
     value = frame.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or not 0 < len(value) <= 64:
-        raise FrameError("bad_field", f"'{key}' must be a string of 1 to 64 characters.")
+    if not isinstance(value, str) or not ID.match(value):
+        raise FrameError("bad_field", f"'{key}' must be a string of 1 to 64 characters (no control characters).")
     return value
 
 

@@ -73,6 +73,11 @@ def _bearer(headers) -> str | None:  # type: ignore[no-untyped-def]
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def _points_at(question: str, run_id: str) -> bool:
+    """Whether a HIT's ExternalQuestion URL is this run's live page (`.../live/RUN`, with or without a query)."""
+    return re.search(r"/live/" + re.escape(run_id) + r"(?:[?#<\s]|$)", question) is not None
+
+
 def _claim_problem(row, run, worker_id: str, hit_id: str | None, now: float) -> str | None:  # type: ignore[no-untyped-def]
     """Why this worker may not take part with this assignment, or None."""
     if run is None:
@@ -81,7 +86,7 @@ def _claim_problem(row, run, worker_id: str, hit_id: str | None, now: float) -> 
         return "This assignment is not yours."
     if hit_id and row.hit_id != hit_id:
         return "This assignment belongs to another HIT."
-    if row.requester_id != run.requester_id:
+    if row.requester_id != run.requester_id or not _points_at(row.question or "", run.id):
         return "This assignment's HIT is not part of this live task."
     if row.status != "Accepted" or row.deadline <= now:
         return "This assignment is no longer open for work."

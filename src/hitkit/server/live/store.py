@@ -88,7 +88,7 @@ def worker_assignment(conn: Connection, assignment_id: str) -> Any:
     """The assignment with its HIT's requester, for checking a worker's claim to it."""
     return conn.execute(
         select(assignments.c.id, assignments.c.worker_id, assignments.c.hit_id, assignments.c.status,
-               assignments.c.deadline, hits.c.requester_id)
+               assignments.c.deadline, hits.c.requester_id, hits.c.question)
         .join(hits, hits.c.id == assignments.c.hit_id)
         .where(assignments.c.id == assignment_id)
     ).first()
@@ -181,11 +181,17 @@ class LiveWriter:
                 now = self.runtime.clock.now()
                 try:
                     await self.runtime.transaction(lambda conn: _apply(conn, batch, now))
-                except Exception as e:  # the database failed: every waiting write hears it, the loop goes on
-                    log.exception("live writer: batch of %d failed", len(batch))
+                except Exception:  # one bad row must not sink the others: each on its own
+                    log.exception("live writer: batch of %d failed; writing its rows one by one", len(batch))
+                    for item in batch:
+                        try:
+                            await self.runtime.transaction(lambda conn, item=item: _apply(conn, [item], now))
+                        except Exception as e:  # the waiting write hears it; the loop goes on
+                            if not item[2].done():
+                                item[2].set_exception(e)
                     for _, _, f in batch:
                         if not f.done():
-                            f.set_exception(e)
+                            f.set_result(None)
                     continue
                 for _, _, f in batch:
                     if not f.done():
