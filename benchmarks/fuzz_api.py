@@ -17,6 +17,8 @@ hypothesis from the operation's input shape:
   bad-target       absent, wrong prefix, unknown or wrongly cased operation in X-Amz-Target
   bad-sigv4        absent, garbled, stale or future X-Amz-Date, unknown key, wrong secret, wrong scope,
                    tampered body or signature, host not signed, wrong payload hash
+  read-back        after every change answered 2xx: GetHIT / GetAssignment / GetQualificationType of the objects
+                   it named or made, and ListHITs, so what was accepted is also answered in a parseable shape
 
 and checks every answer: status < 500; the body is a JSON object with Content-Type
 application/x-amz-json-1.1; errors carry `__type` and `Message` (and `TurkErrorCode` for RequestError and
@@ -37,6 +39,7 @@ Only 127.0.0.1 is ever contacted: every string in a request that holds "://" is 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -109,6 +112,22 @@ SYSTEM_QUALS = ["00000000000000000071", "000000000000000000L0", "000000000000000
                 "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6", "3AWO4KN9YO3JRSN25G0KTXS4AQW9I6"]
 
 # ------------------------------------------------------------------------------------------------ the world
+
+CHANGES = ("Create", "Update", "Delete", "Approve", "Reject", "Send", "Associate", "Disassociate", "Accept", "Notify")
+READ_BACK = {"HITId": "GetHIT", "AssignmentId": "GetAssignment", "QualificationTypeId": "GetQualificationType"}
+
+
+def collect_ids(value: Any, found: dict) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in READ_BACK and isinstance(v, str):
+                found[k].add(v)
+            else:
+                collect_ids(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            collect_ids(v, found)
+
 
 KINDS = ("HITId", "AssignmentId", "QualificationTypeId", "HITTypeId", "QualificationRequestId", "WorkerId", "NextToken")
 PRIVATE = ("HITId", "AssignmentId", "QualificationRequestId")  # B's ids of these kinds must never reach A
@@ -318,7 +337,7 @@ RAW_BODIES = [b"", b" ", b"{", b"{}}", b'{"a":', b"\xef\xbb\xbf{}", b'{"a":1e999
               b'{"MaxResults": 1.0}', b'{"MaxResults": 1e2}', b"\xc3\x28", b'{"\xc3\x28": 1}', b"x" * 1_100_000]
 TARGETS = [None, "", TARGET_PREFIX, TARGET_PREFIX + ".", "MTurkRequesterServiceV20170117.NoSuchOperation", "DynamoDB_20120810.ListTables",
            TARGET_PREFIX + ".__class__", TARGET_PREFIX + ".__init__", "." , "\u00e9t\u00e9", "x" * 5000]
-AUTHS = ["absent", "garbage", "unknown-key", "wrong-secret", "stale", "future", "bad-date", "impossible-date", "wrong-service",
+AUTHS = ["body-swapped-hash-header", "absent", "garbage", "unknown-key", "wrong-secret", "stale", "future", "bad-date", "impossible-date", "wrong-service",
          "scope-date-mismatch", "tampered-body", "tampered-signature", "host-not-signed", "wrong-payload-hash", "empty"]
 
 
@@ -399,6 +418,9 @@ def headers_for(world: World, case: Case, body: bytes) -> tuple[dict[str, str], 
     elif auth == "host-not-signed":
         h["Authorization"] = re.sub(r"SignedHeaders=([^,]*)", lambda m: "SignedHeaders=" + ";".join(
             x for x in m[1].split(";") if x != "host"), h["Authorization"])
+    elif auth == "body-swapped-hash-header":  # the signed body's hash declared, another body sent
+        h["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+        body = b'{"MaxResults": 1}' if body != b'{"MaxResults": 1}' else b"{}"
     elif auth == "wrong-payload-hash":
         h["X-Amz-Content-SHA256"] = "0" * 64
     if target is None:
@@ -425,6 +447,8 @@ def execute(world: World, case: Case) -> Outcome:
     if 200 <= status < 300:
         if case.kind in ("bad-target", "bad-sigv4"):
             wrong.append(f"a {case.kind} request ({case.target if case.kind == 'bad-target' else case.auth}) was answered {status}")
+        if case.kind in ("missing-required", "wrong-type"):
+            wrong.append(f"a {case.kind} request was answered {status}: the model's validation let it through")
     member = PRIMARY.get(case.op)
     probe = bool(member and isinstance(case.params, dict) and case.body is None and case.target == "default" and case.auth == "ok"
                  and isinstance(case.params.get(member), str) and case.params.get(member) in world.pools.other[member])
@@ -587,6 +611,24 @@ def campaign(args: argparse.Namespace) -> int:
             detail = (o.problems or o.wrong or [o.code])[0]
             key = (case.op, cls, case.kind, o.status, detail[:60])
             failures.setdefault(key, (case, o))
+        elif 200 <= o.status < 300 and case.kind != "read-back":
+            read_back(case, o)
+
+    def read_back(case: Case, o: Outcome) -> None:
+        """After a change answered 2xx, read the objects it named or made back (GetHIT, GetAssignment,
+        GetQualificationType, ListHITs): what was accepted must still be answered in a shape clients can parse."""
+        if not case.op.startswith(CHANGES) or case.target != "default" or case.auth != "ok":
+            return
+        found: dict[str, set] = defaultdict(set)
+        for source in (case.params, json.loads(o.body or b"{}")):
+            if isinstance(source, dict):
+                collect_ids(source, found)
+        for member, getter in READ_BACK.items():
+            for value in list(found[member])[:2]:
+                if value not in world.pools.other[member]:
+                    run_case(Case(getter, "read-back", {member: value}))
+        if found["HITId"]:
+            run_case(Case("ListHITs", "read-back", {"MaxResults": 100}))
 
     rounds = 0
     while not stop():
