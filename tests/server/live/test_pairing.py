@@ -51,3 +51,39 @@ def test_two_workers_are_paired_and_paid(server, requester):  # type: ignore[no-
             assert client.get_assignment(AssignmentId=w.assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"
 
     asyncio.run(scenario())
+
+
+async def one_line(world):  # type: ignore[no-untyped-def]
+    human = world.humans[0]
+    message = await human.act()
+    return {"said": message.get("text")}
+
+
+def test_max_concurrent_worlds(server, requester):  # type: ignore[no-untyped-def]
+    """With max_concurrent_worlds=1 the second worker waits until the first world ends, then gets its own."""
+    task = LiveTask(name="one-at-a-time", world=one_line, humans_per_world=1, max_concurrent_worlds=1,
+                    waiting_timeout=120, act_timeout=120)
+
+    async def scenario() -> None:
+        runner, running = start_runner(server, requester, task, conversations=2)
+        hits = await wait_for_hits(server, requester, runner.run_id, 2)
+        first = await join(server, runner.run_id, hits[0])
+        await first.wait_state("in_world")
+        second = await join(server, runner.run_id, hits[1])
+        await second.wait_state("waiting")
+        for _ in range(600):  # the runner files the worker as waiting right after telling it so
+            if runner.waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert len(runner.worlds) == 1 and [a.assignment_id for a in runner.waiting] == [second.assignment_id]
+        await first.say("done")
+        await first.wait_state("done")
+        await second.wait_state("in_world")
+        await second.say("me too")
+        await second.wait_state("done")
+        for w in (first, second):
+            assert (await asyncio.to_thread(w.submit)).status_code == 200
+        summary = await finish(running)
+        assert summary.completed_worlds == 2 and summary.approved == 2
+
+    asyncio.run(scenario())
