@@ -1,6 +1,7 @@
 """The live chat page in a real browser (Debian's Chromium through Playwright): a signed-in worker accepts a live
 HIT on the worker site, the work page frames the live page (sandboxed, as any ExternalQuestion), the worker chats
-with a bot world run by a real LiveRunner, sees the task data beside the chat, ends the conversation, and submits;
+with a bot world run by a real LiveRunner, sees the task data beside the chat, reloads the page (and gets
+the conversation back), ends the conversation, and submits;
 the runner approves the assignment through the MTurk API. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def test_chat_page_in_chromium(server, requester):  # type: ignore[no-untyped-de
         frame.locator("#text").press("Enter")
         frame.locator("#messages li").filter(has_text="You said: hello bot").wait_for(timeout=TIMEOUT_MS)
         screenshot(page, "live-chat")
+        page.reload()  # a reload rejoins the same conversation with its history
+        frame = page.frame_locator("#task")
+        frame.locator("#messages li").filter(has_text="You said: hello bot").wait_for(timeout=TIMEOUT_MS)
+        assert frame.locator("#messages li.own").filter(has_text="hello bot").count() == 1
+        frame.locator("#status").filter(has_text="in the conversation").wait_for(timeout=TIMEOUT_MS)
         frame.locator("#text").fill("bye [DONE]")
         frame.locator("#send").click()
         frame.locator("#submit").wait_for(state="visible", timeout=TIMEOUT_MS)

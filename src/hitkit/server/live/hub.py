@@ -293,6 +293,7 @@ class LiveHub:
 
     async def worker_session(self, ws: WebSocket, run_id: str, assignment_id: str, worker_id: str, hit_id: str) -> None:
         self._start_watchdog()
+        await self.run_config(run_id)  # its grace period and heartbeat, also before the requester reconnects
         key = worker_key(assignment_id)
         conn = Conn(ws, key)
         conn.run_id = run_id  # type: ignore[attr-defined]
