@@ -10,11 +10,13 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+from starlette.routing import Mount, Route, WebSocketRoute
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from hitkit.server.domain import accounts, web_accounts
+from hitkit.server.live import store as live_store
 from tests.conftest import HTML_QUESTION, hit_params
 from tests.server.web.staff_support import PASSWORD, admin_login, requester_login, signed_in
 from tests.support.server import Requester, RunningServer
@@ -84,7 +86,9 @@ def admin_identity(server: RunningServer) -> Identity:
     return Identity("admin", signed_in(server, "/admin", username), bearer=token, subject=admin_id)
 
 
-def build_world(server: RunningServer) -> World:
+def build_world(server: RunningServer, canary: str = "") -> World:
+    """The identities and A's objects; `canary` goes into A's private names and answers (never into what the
+    marketplace shows every worker, such as HIT titles)."""
     world = World(server)
     world.ids["anonymous"] = Identity("anonymous", SiteClient(server.url))
     for n in ("worker_a", "worker_b"):
@@ -104,16 +108,39 @@ def build_world(server: RunningServer) -> World:
     # a project and a batch in A's console
     c = ra.client
     c.get("/console/projects")
-    r = c.post("/console/projects", {"name": "Sweep project", "start": "text-classification"})
+    r = c.post("/console/projects", {"name": f"Sweep project {canary}", "start": "text-classification"})
     assert r.status_code == 303, r.text[:500]
     world.obj["project_id"] = pid = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
     c.get(f"/console/projects/{pid}")
-    r = c.http.post(f"/console/projects/{pid}/batches", data={"csrf_token": c.csrf, "name": "sweep batch"},
+    r = c.http.post(f"/console/projects/{pid}/batches", data={"csrf_token": c.csrf, "name": f"sweep batch {canary}"},
                     files={"file": ("items.csv", ROWS.encode(), "text/csv")})
     assert r.status_code == 303, r.text[:1500]
     world.obj["batch_id"] = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
     world.obj["participant_code"] = server.participant_link(ra.requester, hit["HITTypeId"]).rsplit("/", 1)[1]
     world.obj["invitation_code"] = server.invite(uses=5).rsplit("/", 1)[1]
+    # a second public HIT for the accept routes (the first holds worker A's open assignment)
+    world.obj["hit2_id"] = mturk.create_hit(**hit_params(MaxAssignments=10))["HIT"]["HITId"]
+    # worker A's submitted work for A (so A's console knows worker A, and B has a submitted assignment to aim at)
+    auth = {"Authorization": f"Bearer {wa.bearer}"}
+    r = server.http.post(f"/api/worker/v1/hits/{world.obj['hit2_id']}/accept", headers=auth)
+    assert r.status_code == 200, r.text
+    world.obj["submitted_id"] = r.json()["AssignmentId"]
+    r = server.http.post(f"/api/worker/v1/assignments/{world.obj['submitted_id']}/submit",
+                         json={"answers": {"answer": f"answer {canary}"}}, headers=auth)
+    assert r.status_code == 200, r.text
+    # A's live run (opened as the requester's LiveRunner opens it) and worker A's assignment on its HIT
+    world.obj["run_id"] = run_id = "sweep-" + secrets.token_hex(4)
+    with server._engine.begin() as conn:
+        live_store.open_run(conn, run_id, ra.requester.requester_id, f"run {canary}",
+                            {"title": "Live task", "description": "d"}, time.time())
+    external = (
+        '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
+        f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/{run_id}</ExternalURL><FrameHeight>600</FrameHeight>'
+        "</ExternalQuestion>")
+    world.obj["live_hit_id"] = mturk.create_hit(**hit_params(Question=external, MaxAssignments=2))["HIT"]["HITId"]
+    r = server.http.post(f"/api/worker/v1/hits/{world.obj['live_hit_id']}/accept", headers=auth)
+    assert r.status_code == 200, r.text
+    world.obj["live_assignment_id"] = r.json()["AssignmentId"]
     return world
 
 
@@ -154,3 +181,47 @@ def set_cookie_value(response: httpx.Response, name: str) -> str | None:
         if key.strip() == name:
             return rest.split(";", 1)[0].strip().strip('"')
     return None
+
+
+ACTIONS = {"/console/keys/{key}/{action}": "revoke", "/console/workers/{id}/{action}": "block",
+           "/admin/requesters/{id}/{action}": "deactivate", "/admin/workers/{id}/{action}": "deactivate"}
+
+def app_routes(server) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(method, path) of every route of the running app (HEAD folded into GET), plus the MTurk front door."""
+    front = server._server.config.app
+    found = {("POST", "/")}
+    for route in front.app.routes:
+        if isinstance(route, Mount):
+            found.add(("*", route.path))
+        elif isinstance(route, WebSocketRoute):
+            found.add(("WS", route.path))
+        elif isinstance(route, Route):
+            found.update((m, route.path) for m in route.methods or () if m != "HEAD")
+        else:
+            raise AssertionError(f"unknown route type {route!r}")
+    return found
+
+
+def fill_path(world: World, path: str) -> str:
+    """A route path with requester A's and worker A's objects for its parameters."""
+    o = world.obj
+    wid = world.ids["worker_a"].worker_id
+    rid = world.ids["requester_a"].subject
+    by_route = {
+        "/console/workers/{id}": wid, "/console/workers/{id}/{action}": wid, "/admin/workers/{id}/{action}": wid,
+        "/console/qualifications/{id}": o["qualification_type_id"], "/console/projects/{id}": o["project_id"],
+        "/console/projects/{id}/preview": o["project_id"], "/console/projects/{id}/batches": o["project_id"],
+        "/admin/requesters/{id}": rid, "/admin/requesters/{id}/{action}": rid,
+        "/join/{code}": o["invitation_code"], "/p/{code}": o["participant_code"],
+    }
+    filled = path.replace("{id}", by_route.get(path, o["batch_id"])) if "{id}" in path else path
+    if "{code}" in path:
+        filled = filled.replace("{code}", by_route[path])
+    if "/accept" in path:
+        filled = filled.replace("{hit_id}", o["hit2_id"])
+    return (filled.replace("{hit_id}", o["hit_id"]).replace("{hit_type_id}", o["hit_type_id"])
+            .replace("{assignment_id}", o["assignment_id"]).replace("{type_id}", o["qualification_type_id"])
+            .replace("{key}", o["access_key"]).replace("{action}", ACTIONS.get(path, "x")).replace("{n}", "1")
+            .replace("{run_id}", o["run_id"]).replace("{after}", "0"))
+
+

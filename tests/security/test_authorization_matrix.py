@@ -26,11 +26,9 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from starlette.routing import Mount, Route, WebSocketRoute
 
-from hitkit.server.live import store as live_store
 from tests.conftest import hit_params
-from tests.security.support import World, build_world, close_world, signed_request
+from tests.security.support import World, app_routes, build_world, close_world, fill_path, signed_request
 
 ORDER = ("anonymous", "worker_a", "worker_b", "requester_a", "requester_b", "admin")
 CANARY = "APRIVATE" + secrets.token_hex(4)
@@ -136,80 +134,16 @@ MATRIX: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/live/{run_id}"): ("dodddd", "worker A's assignment in A's run (a preview without assignmentId is public)"),
 }
 
-ACTIONS = {"/console/keys/{key}/{action}": "revoke", "/console/workers/{id}/{action}": "block",
-           "/admin/requesters/{id}/{action}": "deactivate", "/admin/workers/{id}/{action}": "deactivate"}
 JSON_BODIES = {"/api/admin/v1/clock": {"advance": 0}, "/api/admin/v1/workers": {"name": "matrix"},
                "/api/admin/v1/invitations": {"uses": 1}, "/api/admin/v1/settings": {"open_signup": False},
                "/api/requester/v1/invitations": {"uses": 1}, "/api/requester/v1/participant-links": {}}
 
 
-def app_routes(server) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(method, path) of every route of the running app (HEAD folded into GET), plus the MTurk front door."""
-    front = server._server.config.app
-    found = {("POST", "/")}
-    for route in front.app.routes:
-        if isinstance(route, Mount):
-            found.add(("*", route.path))
-        elif isinstance(route, WebSocketRoute):
-            found.add(("WS", route.path))
-        elif isinstance(route, Route):
-            found.update((m, route.path) for m in route.methods or () if m != "HEAD")
-        else:
-            raise AssertionError(f"unknown route type {route!r}")
-    return found
-
-
 @pytest.fixture(scope="module")
 def world(server):  # type: ignore[no-untyped-def]
-    w = build_world(server)
-    ra = w.ids["requester_a"].requester
-    mturk = server.client(ra)
-    # a second public HIT for the accept routes (the first holds worker A's assignment), with the canary
-    w.obj["hit2_id"] = mturk.create_hit(**hit_params(MaxAssignments=10))["HIT"]["HITId"]
-    # worker A's submitted work for A (so A's console knows worker A, and B has a submitted assignment to aim at)
-    wa = w.ids["worker_a"]
-    r = server.http.post(f"/api/worker/v1/hits/{w.obj['hit2_id']}/accept", headers={"Authorization": f"Bearer {wa.bearer}"})
-    assert r.status_code == 200, r.text
-    w.obj["submitted_id"] = r.json()["AssignmentId"]
-    r = server.http.post(f"/api/worker/v1/assignments/{w.obj['submitted_id']}/submit", json={"answers": {"answer": CANARY}},
-                         headers={"Authorization": f"Bearer {wa.bearer}"})
-    assert r.status_code == 200, r.text
-    w.obj["run_id"] = run_id = "matrix-" + secrets.token_hex(4)
-    with server._engine.begin() as conn:  # as the requester's LiveRunner opens it (its websocket "hello")
-        live_store.open_run(conn, run_id, ra.requester_id, f"run {CANARY}",
-                            {"title": "Live task", "description": "d"}, time.time())
-    external = (
-        '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
-        f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/{run_id}</ExternalURL><FrameHeight>600</FrameHeight>'
-        "</ExternalQuestion>")
-    w.obj["live_hit_id"] = mturk.create_hit(**hit_params(Question=external, MaxAssignments=2))["HIT"]["HITId"]
-    r = server.http.post(f"/api/worker/v1/hits/{w.obj['live_hit_id']}/accept", headers={"Authorization": f"Bearer {wa.bearer}"})
-    assert r.status_code == 200, r.text
-    w.obj["live_assignment_id"] = r.json()["AssignmentId"]
+    w = build_world(server, CANARY)
     yield w
     close_world(w)
-
-
-def _fill(world: World, path: str) -> str:
-    o = world.obj
-    wid = world.ids["worker_a"].worker_id
-    rid = world.ids["requester_a"].subject
-    by_route = {
-        "/console/workers/{id}": wid, "/console/workers/{id}/{action}": wid, "/admin/workers/{id}/{action}": wid,
-        "/console/qualifications/{id}": o["qualification_type_id"], "/console/projects/{id}": o["project_id"],
-        "/console/projects/{id}/preview": o["project_id"], "/console/projects/{id}/batches": o["project_id"],
-        "/admin/requesters/{id}": rid, "/admin/requesters/{id}/{action}": rid,
-        "/join/{code}": o["invitation_code"], "/p/{code}": o["participant_code"],
-    }
-    filled = path.replace("{id}", by_route.get(path, o["batch_id"])) if "{id}" in path else path
-    if "{code}" in path:
-        filled = filled.replace("{code}", by_route[path])
-    if "/accept" in path:
-        filled = filled.replace("{hit_id}", o["hit2_id"])
-    return (filled.replace("{hit_id}", o["hit_id"]).replace("{hit_type_id}", o["hit_type_id"])
-            .replace("{assignment_id}", o["assignment_id"]).replace("{type_id}", o["qualification_type_id"])
-            .replace("{key}", o["access_key"]).replace("{action}", ACTIONS.get(path, "x")).replace("{n}", "1")
-            .replace("{run_id}", o["run_id"]).replace("{after}", "0"))
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -229,7 +163,7 @@ def _csrf(world: World, who: str, area: str, cache: dict) -> str:
 def _call(world: World, who: str, method: str, template: str, cache: dict):  # type: ignore[no-untyped-def]
     ident = world.ids[who]
     server = world.server
-    path = _fill(world, template)
+    path = fill_path(world, template)
     if template == "/live/{run_id}":
         path += (f"?assignmentId={world.obj['live_assignment_id']}&hitId={world.obj['live_hit_id']}"
                  f"&workerId={world.ids['worker_a'].worker_id}")
