@@ -49,6 +49,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -452,7 +453,8 @@ def execute(world: World, case: Case) -> Outcome:
     member = PRIMARY.get(case.op)
     probe = bool(member and isinstance(case.params, dict) and case.body is None and case.target == "default" and case.auth == "ok"
                  and isinstance(case.params.get(member), str) and case.params.get(member) in world.pools.other[member])
-    probes[0] += probe
+    with PROBE_LOCK:
+        probes[0] += probe
     if 200 <= status < 300:
         if probe:
             wrong.append(f"{case.op} on requester B's {member} {case.params[member]} was answered 200 for requester A")
@@ -585,11 +587,22 @@ def campaign(args: argparse.Namespace) -> int:
     def stop() -> bool:
         return total >= args.max_examples or time.monotonic() >= deadline
 
+    lock = threading.Lock()
+    pool = ThreadPoolExecutor(max_workers=args.clients) if args.clients > 1 else None
+    in_flight = threading.BoundedSemaphore(args.clients * 2)
+    pending: list = []
+
     def run_case(case: Case) -> None:
-        nonlocal total
         if stop():
             return
         o = execute(world, case)
+        with lock:
+            read = tally(case, o)
+        if read:
+            read_back(case, o)
+
+    def tally(case: Case, o: Outcome) -> bool:
+        nonlocal total
         total += 1
         s = stats[case.op]
         s.sent += 1
@@ -611,8 +624,21 @@ def campaign(args: argparse.Namespace) -> int:
             detail = (o.problems or o.wrong or [o.code])[0]
             key = (case.op, cls, case.kind, o.status, detail[:60])
             failures.setdefault(key, (case, o))
-        elif 200 <= o.status < 300 and case.kind != "read-back":
-            read_back(case, o)
+        return not cls and 200 <= o.status < 300 and case.kind != "read-back"
+
+    def submit(case: Case) -> None:
+        """Run the case here, or (--clients N) on one of N threads, so that N requests are in flight at once."""
+        if pool is None:
+            run_case(case)
+            return
+        in_flight.acquire()
+        future = pool.submit(run_case, case)
+        future.add_done_callback(lambda _: in_flight.release())
+        pending.append(future)
+
+    def drain() -> None:
+        while pending:
+            pending.pop().result()  # re-raises a harness error from a client thread
 
     def read_back(case: Case, o: Outcome) -> None:
         """After a change answered 2xx, read the objects it named or made back (GetHIT, GetAssignment,
@@ -648,12 +674,15 @@ def campaign(args: argparse.Namespace) -> int:
                       suppress_health_check=list(HealthCheck))
             @given(case=case_strategy(op, hints, list(world.pairs)))
             def fuzz(case: Case) -> None:
-                run_case(case)
+                submit(case)
 
             fuzz()
+        drain()
         elapsed = time.monotonic() - t0
         print(f"  round {rounds}: {total} requests, {elapsed:.0f} s", file=sys.stderr)
 
+    if pool is not None:
+        pool.shutdown()
     # a final liveness probe: the server still answers a plain call
     alive = world.http.post("/", content=b"{}", headers=fz.sign(world.server.url + "/", world.a.access_key, world.a.secret,
                                                                  fz.target_of("GetAccountBalance"), b"{}")).status_code == 200
@@ -686,16 +715,17 @@ def short(code: str) -> str:
 
 
 probes = [0]
+PROBE_LOCK = threading.Lock()
 
 
 def print_table(ops, stats, kinds, total, elapsed, rounds, args, alive, internal) -> None:  # type: ignore[no-untyped-def]
-    print(f"\nAPI fuzz campaign: {args.database}, {elapsed:.0f} s, {total} requests ({total / max(elapsed, 1e-9):.0f}/s), "
+    print(f"\nAPI fuzz campaign: {args.database}, {args.clients} client(s), {elapsed:.0f} s, {total} requests ({total / max(elapsed, 1e-9):.0f}/s), "
           f"{rounds} rounds of up to {args.per_round} per operation\n")
     header = "| operation | sent | 2xx | 4xx | 5xx | malformed | wrong | distinct error codes |"
     print(header)
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     tot = Stats()
-    for op in ops:
+    for op in sorted(set(ops) | {op for op, st_ in stats.items() if st_.sent}):
         s = stats[op]
         codes = ", ".join(short(c) for c, _ in s.codes.most_common() if c not in FRONT_DOOR)
         print(f"| {op} | {s.sent} | {s.s2xx} | {s.s4xx} | {s.s5xx} | {s.malformed} | {s.wrong} | {codes} |")
@@ -723,6 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-examples", type=int, default=1_000_000, help="stop after this many requests (default 1,000,000)")
     p.add_argument("--per-round", type=int, default=25, help="hypothesis examples per operation per round (default 25)")
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--clients", type=int, default=1, help="requests in flight at once, from client threads (default 1)")
     p.add_argument("--operations", default="", help="comma-separated subset of operations (default: all 39)")
     p.add_argument("--max-reproducers", type=int, default=20, help="reduce and print at most this many distinct findings")
     p.add_argument("--seed", type=int, default=None, help="seed Python's random (round order, seeded names)")
