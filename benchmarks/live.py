@@ -56,6 +56,12 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def hitkit_cli(*args: str, env: dict) -> str:
     proc = subprocess.run([sys.executable, "-m", "hitkit.cli.main", *args], capture_output=True, text=True, env=env,
                           timeout=180)
@@ -172,7 +178,7 @@ async def _requester(url, key, secret, run_id, pairs, ready, stop) -> None:  # t
 
 
 async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens: dict[str, tuple[str, str]],
-                    messages: int, rate: float, seconds: float) -> dict:
+                    messages: int, rate: float, seconds: float, server_pid: int) -> dict:
     base = url.replace("http://", "ws://")
     latencies: list[float] = []
     in_world: dict[str, asyncio.Event] = {}
@@ -216,6 +222,7 @@ async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens:
     log(f"  {len(conns)} workers connected and paired in {time.monotonic() - t0:.1f} s")
 
     total = messages * len(pairs)
+    cpu_before = cpu_seconds(server_pid)
     start = time.monotonic()
     deadline = start + seconds
 
@@ -232,6 +239,7 @@ async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens:
     while received["n"] < total and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     elapsed = time.monotonic() - start
+    server_cpu = cpu_seconds(server_pid) - cpu_before
     for ws in conns.values():
         await ws.close()
     lat = sorted(latencies)
@@ -239,10 +247,12 @@ async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens:
     return {"pairs": len(pairs), "sent": total, "received": received["n"], "errors": errors["n"],
             "seconds": elapsed, "msgs_per_s": received["n"] / elapsed if elapsed else 0.0,
             "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": lat[-1] * 1000 if lat else float("nan"),
-            "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan")}
+            "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
+            "server_cpu_us_per_msg": server_cpu / max(1, received["n"]) * 1e6,
+            "server_cpu_share": server_cpu / elapsed if elapsed else 0.0}
 
 
-def bench(url: str, data_dir: Path, creds: dict, n: int, args: argparse.Namespace) -> dict:
+def bench(url: str, server_pid: int, data_dir: Path, creds: dict, n: int, args: argparse.Namespace) -> dict:
     run_id = f"bench-{n}-{int(time.time())}"
     client = boto3.client("mturk", endpoint_url=url, region_name="us-east-1",
                           aws_access_key_id=creds["aws_access_key_id"], aws_secret_access_key=creds["aws_secret_access_key"],
@@ -267,7 +277,7 @@ def bench(url: str, data_dir: Path, creds: dict, n: int, args: argparse.Namespac
         raise RuntimeError("the requester process did not connect")
     time.sleep(0.3)  # its hello is processed before workers join
     try:
-        return asyncio.run(run_pairs(url, run_id, pairs, tokens, args.messages, args.rate, args.seconds))
+        return asyncio.run(run_pairs(url, run_id, pairs, tokens, args.messages, args.rate, args.seconds, server_pid))
     finally:
         stop.set()
         proc.join(15)
@@ -293,15 +303,17 @@ def main(argv: list[str] | None = None) -> int:
         server = Server(data_dir, env)
         try:
             for n in [int(x) for x in args.pairs.split(",")]:
-                results.append(bench(server.url, data_dir, init["requester"], n, args))
+                results.append(bench(server.url, server.proc.pid, data_dir, init["requester"], n, args))
                 r = results[-1]
                 log(f"N={n}: {r['received']}/{r['sent']} messages, {r['msgs_per_s']:.0f}/s, p99 {r['p99_ms']:.1f} ms")
         finally:
             server.stop()
-    print(f"{'pairs':>6} {'messages':>9} {'received':>9} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
+    print(f"{'pairs':>6} {'messages':>9} {'received':>9} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+          f"{'errors':>7} {'server CPU us/msg':>18} {'server CPU %':>13}")
     for r in results:
         print(f"{r['pairs']:>6} {r['sent']:>9} {r['received']:>9} {r['msgs_per_s']:>8.0f} {r['p50_ms']:>8.1f} "
-              f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['errors']:>7}")
+              f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['errors']:>7} {r['server_cpu_us_per_msg']:>18.0f} "
+              f"{100 * r['server_cpu_share']:>12.0f}%")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2))
     return 0 if all(r["received"] == r["sent"] for r in results) else 1
