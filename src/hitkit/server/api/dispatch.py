@@ -142,7 +142,7 @@ class MTurkService:
                 validator_for(op)(params)
             except ValidationFailure as e:
                 raise ValidationException(e.message) from None
-            return Answer(200, self._run(op, requester_id, _without_nulls(params)))
+            return Answer(200, self._run(op, requester_id, params))
         except ApiError as e:
             return _error(e, now)
         except Exception as e:  # the database down or full (503, retryable), else a bug: log it, ServiceFault
@@ -193,17 +193,6 @@ class MTurkService:
                     raise
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")
-
-
-def _without_nulls(value):  # type: ignore[no-untyped-def]
-    """`value` with every null structure member removed: AWS's JSON protocol reads `"Member": null` as an absent
-    member, and handlers apply their defaults only to absent members (`params.get(name, default)`). Nulls inside
-    lists are left for validation to refuse."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
 
 
 _AMZ_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")

@@ -155,6 +155,12 @@ def _review_policy(policy: dict | None, level: str) -> str | None:
 # ---------------------------------------------------------------- HIT types
 
 
+def _or_default(value: int | None, default: int) -> int:
+    """An optional member's value; an absent member and an explicit null (raw JSON clients send them) both take the
+    default (a null reached the database as NULL: a 500)."""
+    return default if value is None else value
+
+
 def _type_values(ctx: Ctx, params: dict) -> dict:
     return {
         "title": params["Title"],
@@ -162,7 +168,7 @@ def _type_values(ctx: Ctx, params: dict) -> dict:
         "keywords": params.get("Keywords"),
         "reward_cents": parse_amount(params["Reward"]),
         "assignment_duration": params["AssignmentDurationInSeconds"],
-        "auto_approval_delay": params.get("AutoApprovalDelayInSeconds", DEFAULT_AUTO_APPROVAL_DELAY),
+        "auto_approval_delay": _or_default(params.get("AutoApprovalDelayInSeconds"), DEFAULT_AUTO_APPROVAL_DELAY),
         "requirements": json.dumps(check_requirements(ctx, params.get("QualificationRequirements"))),
     }
 
@@ -217,7 +223,7 @@ def _create(ctx: Ctx, params: dict, type_id: str) -> dict:
             hit_type_id=type_id,
             created_at=ctx.now,
             expiration=ctx.now + params["LifetimeInSeconds"],
-            max_assignments=params.get("MaxAssignments", 1),
+            max_assignments=_or_default(params.get("MaxAssignments"), 1),
             question=question,
             requester_annotation=params.get("RequesterAnnotation"),
             layout_id=None,
