@@ -84,9 +84,10 @@ class Pipeline:
                 except Exception:
                     log.exception("live: forwarding failed")
 
-    async def close(self) -> None:
-        """Finish what is queued, then stop."""
-        while self._queue:
+    async def close(self, limit: float = 10.0) -> None:
+        """Finish what is queued (for at most `limit` seconds: a database that stopped answering), then stop."""
+        deadline = asyncio.get_running_loop().time() + limit
+        while self._queue and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.005)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
