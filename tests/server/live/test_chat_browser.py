@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from hitkit.requester.live import BotAgent, LiveRunner, LiveTask  # noqa: F401
+from hitkit.requester.live import LiveRunner, LiveTask
 from tests.server.web.test_worker_site_browser import sign_in
 from tests.support.browser import chromium_page, screenshot
 from tests.server.live.support import open_hits

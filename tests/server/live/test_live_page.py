@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 
-import orjson
 import websockets
 
 from hitkit.requester.live import LiveTask
