@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hitkit.requester.live import LiveTask
+from hitkit.requester.live import LiveTask, PaymentPolicy
 from tests.server.live.support import finish, join, start_runner, wait_for_hits
 
 
@@ -21,7 +21,8 @@ async def chat(world):  # type: ignore[no-untyped-def]
 
 
 def test_two_workers_are_paired_and_paid(server, requester):  # type: ignore[no-untyped-def]
-    task = LiveTask(name="pairing", world=chat, humans_per_world=2, waiting_timeout=120, act_timeout=120)
+    task = LiveTask(name="pairing", world=chat, humans_per_world=2, waiting_timeout=120, act_timeout=120,
+                    policy=PaymentPolicy(bonus_completed="0.10"))
 
     async def scenario() -> None:
         runner, running = start_runner(server, requester, task, conversations=1)
@@ -49,6 +50,8 @@ def test_two_workers_are_paired_and_paid(server, requester):  # type: ignore[no-
         client = server.client(requester)
         for w in (w1, w2):
             assert client.get_assignment(AssignmentId=w.assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"
+            bonuses = client.list_bonus_payments(AssignmentId=w.assignment_id)["BonusPayments"]
+            assert [b["BonusAmount"] for b in bonuses] == ["0.10"]
 
     asyncio.run(scenario())
 
