@@ -380,6 +380,8 @@ class LiveHub:
         self.relay.deliver(requester_key(run_id), {"type": "worker_disconnected", "assignment_id": aid,
                                                     "status": agent.status})
         if agent.status in ENDED:
+            if agent.outcome is not None and self.agents.get(aid) is agent:
+                del self.agents[aid]  # decided and gone: the database keeps it (a reconnect or welcome reloads it)
             return
         grace = (self.configs.get(run_id) or DEFAULT_CONFIG)["grace_seconds"]
         self.grace[aid] = asyncio.get_running_loop().create_task(self._grace_expiry(run_id, agent, grace))
