@@ -12,8 +12,8 @@ hitkit live run task.py --endpoint-url "$AWS_ENDPOINT_URL_MTURK" --conversations
   --settle-timeout 60 &
 runner=$!
 
-echo "== python simworker.py $run   (a simulated person chats and rates)"
-python simworker.py "$run" --workers 1 --reply "your turn=I love hiking in the mountains" \
+echo "== python ../live-simworker.py $run   (a simulated person chats and rates)"
+python ../live-simworker.py "$run" --workers 1 --reply "your turn=I love hiking in the mountains" \
   --reply "tell me more=The views are great" --reply "why do you say=Because it is calm" --reply "rate it=7"
 
 wait "$runner"

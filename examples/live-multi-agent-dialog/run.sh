@@ -13,8 +13,8 @@ printf 'Hello from the lab, nice to meet you both.\nGreat talking, we are done [
     --settle-timeout 60 &
 runner=$!
 
-echo "== python simworker.py $run --workers 2   (simulated people take their turns)"
-python simworker.py "$run" --workers 2 --reply "your turn=Hi everyone!" --reply "your turn=Sounds good to me."
+echo "== python ../live-simworker.py $run --workers 2   (simulated people take their turns)"
+python ../live-simworker.py "$run" --workers 2 --reply "your turn=Hi everyone!" --reply "your turn=Sounds good to me."
 
 wait "$runner"
 echo "== hitkit live export $run"

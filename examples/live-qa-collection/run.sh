@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # QA collection end to end against a hitkit server: `hitkit live run` (the requester's process) in the
-# background, two simulated workers (simworker.py) doing the HITs, then `hitkit live export`. Needs
+# background, two simulated workers (../live-simworker.py) doing the HITs, then `hitkit live export`. Needs
 # AWS_ENDPOINT_URL_MTURK, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and HITKIT_ADMIN_TOKEN (see README.md).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,8 +12,8 @@ hitkit live run task.py --endpoint-url "$AWS_ENDPOINT_URL_MTURK" --conversations
   --settle-timeout 60 &
 runner=$!
 
-echo "== python simworker.py $run --workers 2   (simulated people do the HITs)"
-python simworker.py "$run" --workers 2 \
+echo "== python ../live-simworker.py $run --workers 2   (simulated people do the HITs)"
+python ../live-simworker.py "$run" --workers 2 \
   --reply "write a question=Where is most of the rainforest?" --reply "write the answer=In Brazil."
 
 wait "$runner"

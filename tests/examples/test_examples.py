@@ -48,6 +48,8 @@ def run_example(name: str, env: dict, tmp_path: Path, *args: str, timeout: float
     or on anything that looks like a traceback."""
     folder = tmp_path / name
     shutil.copytree(EXAMPLES / name, folder, ignore=shutil.ignore_patterns("work", "__pycache__", ".hitkit"))
+    for shared in EXAMPLES.glob("*.py"):  # helpers several examples share (live-simworker.py), beside the copy
+        shutil.copy(shared, tmp_path / shared.name)
     start = time.monotonic()
     proc = subprocess.run(["bash", str(folder / "run.sh"), *args], cwd=folder, env=env, capture_output=True,
                           text=True, timeout=timeout)

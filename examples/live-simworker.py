@@ -1,7 +1,7 @@
 """Simulated workers for a live example (not part of the task): people stand-ins who accept the run's HITs through
 hitkit's worker API, open the live page's websocket, answer the world's prompts from a script, and submit.
 
-    python simworker.py RUN_ID --workers 2 --reply "your turn=Hello there" --reply "rate=8"
+    python examples/live-simworker.py RUN_ID --workers 2 --reply "your turn=Hello there" --reply "rate=8"
 
 Each `--reply PATTERN=TEXT` answers the first prompt containing PATTERN (case-insensitive) with TEXT, in order;
 one rule is used once per worker. Environment: AWS_ENDPOINT_URL_MTURK (the server), AWS_ACCESS_KEY_ID /
