@@ -7,6 +7,20 @@ connection's frames in order while later frames are already being read). Disconn
 `worker_left`. A requester process that goes away is announced to its workers at once (`requester_gone`), and
 its return (`requester_back`) too. Heartbeats: any frame counts; a connection silent for `heartbeat_timeout`
 seconds is closed, which starts the same disconnect path.
+
+Several processes (`HITKIT_REDIS_URL` set: `RedisRelay`): a run's requester and its workers may be connected to
+different processes. The database stays the source of truth and what each process caches is kept honest so:
+- presence (is the requester here? is this worker?) is asked of the relay (`present`), which answers across
+  processes: a worker's or requester's disconnect is only announced when no other process holds the key (a
+  reconnect elsewhere is not a departure), and a grace period that ends re-checks presence and the agent's status
+  in the database before declaring `worker_left`;
+- the requester's process owns the agents of its run (it changes them): it trusts its cache, loads the agent from
+  the database when `worker_joined`/`worker_reconnected` comes from another process, and hears
+  `worker_disconnected`/`worker_left` from them (`_remote_frame`); a worker's process reads the agent from the
+  database when the worker joins and follows the `state` frames it forwards to that worker;
+- whether the requester is connected is remembered per run from the same frames (`requester_gone`,
+  `requester_back`, `state`), and the run's config is read again from the database when the requester comes back;
+- `requester_gone` goes to every agent of the run in the database, wherever its worker is connected.
 """
 
 from __future__ import annotations
@@ -14,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from typing import Any, Callable
@@ -105,7 +120,9 @@ class LiveHub:
         self.owners: dict[str, str] = {}
         self.agents: dict[str, AgentRow] = {}
         self.grace: dict[str, asyncio.Task] = {}
+        self.requester_elsewhere: dict[str, bool] = {}  # run -> its requester is connected to another process
         self._watchdog: asyncio.Task | None = None
+        self.relay.on_remote = self._remote_frame
 
     # ------------------------------------------------------------ shared
 
@@ -126,8 +143,8 @@ class LiveHub:
                                           "reconnect to continue."))
                     conn.close(4008, "heartbeat timeout")
 
-    async def run_config(self, run_id: str) -> dict | None:
-        if run_id not in self.configs:
+    async def run_config(self, run_id: str, fresh: bool = False) -> dict | None:
+        if fresh or run_id not in self.configs:
             run = await self.runtime.transaction(lambda conn: store.get_run(conn, run_id), read_only=True)
             if run is None:
                 return None
@@ -136,7 +153,52 @@ class LiveHub:
         return self.configs[run_id]
 
     def requester_here(self, run_id: str) -> bool:
-        return self.relay.local(requester_key(run_id)) is not None
+        return self.relay.local(requester_key(run_id)) is not None or self.requester_elsewhere.get(run_id, False)
+
+    async def _claim(self, key: str, conn: Conn) -> bool:
+        """Hold `key` across processes (after `relay.attach`); False (and `conn` closed) when the relay is down."""
+        try:
+            await self.relay.claim(key, conn)
+            return True
+        except Exception as e:
+            self.relay.detach(key, conn)
+            conn.send(error_frame("relay_unavailable", str(e) or "The live relay is not reachable."))
+            await conn.aclose(4503, "relay unavailable")
+            return False
+
+    async def _remote_frame(self, key: str, frame: dict) -> None:
+        """A frame from another process, before it goes to its connection here: keep this process's cache right."""
+        kind = frame.get("type")
+        if key.startswith("worker:"):
+            agent = self.agents.get(key.split(":", 1)[1])
+            if agent is None:
+                return
+            if kind == "state":
+                agent.status, agent.world_id, agent.outcome = frame.get("status"), frame.get("world_id"), frame.get("outcome")
+                agent.state = {k: v for k, v in frame.items()
+                               if k not in ("type", "status", "world_id", "outcome", "requester_connected")}
+                self.requester_elsewhere[agent.run_id] = bool(frame.get("requester_connected"))
+            elif kind == "requester_gone":
+                self.requester_elsewhere[agent.run_id] = False
+            elif kind == "requester_back":
+                self.requester_elsewhere[agent.run_id] = True
+                await self.run_config(agent.run_id, fresh=True)
+        elif key.startswith("requester:"):
+            run_id, aid = key.split(":", 1)[1], frame.get("assignment_id")
+            if not isinstance(aid, str):
+                return
+            agent = self.agents.get(aid)
+            if kind in ("worker_joined", "worker_reconnected"):
+                if agent is None:
+                    agent = await self.runtime.transaction(lambda c: store.get_agent(c, aid), read_only=True)
+                    if agent is None or agent.run_id != run_id:
+                        return
+                    self.agents[aid] = agent
+                agent.connected = True
+            elif agent is not None and kind == "worker_disconnected":
+                agent.connected = False
+            elif agent is not None and kind == "worker_left":
+                agent.connected, agent.status = False, "left"
 
     @staticmethod
     async def _receive(ws: WebSocket) -> str | bytes | None:
@@ -181,10 +243,14 @@ class LiveHub:
         if old is not None:
             old.send(error_frame("replaced", "Another connection took over this run."))
             old.close(4000, "replaced")
+        if not await self._claim(key, conn):
+            await self._requester_gone(run_id)
+            return
         agents = await self.runtime.transaction(lambda c: store.agents_of_run(c, run_id), read_only=True)
+        connected = await self.relay.present_many([worker_key(a.assignment_id) for a in agents])
         for agent in agents:
             cached = self.agents.get(agent.assignment_id)
-            agent.connected = self.relay.local(worker_key(agent.assignment_id)) is not None
+            agent.connected = worker_key(agent.assignment_id) in connected
             if cached is not None:
                 cached.status, cached.world_id, cached.outcome, cached.state = agent.status, agent.world_id, agent.outcome, agent.state
             self.agents.setdefault(agent.assignment_id, agent)
@@ -208,9 +274,10 @@ class LiveHub:
             pass
         finally:
             self.relay.detach(key, conn)
+            await self.relay.release(key, conn)
             await pipe.close()
             await conn.drain()
-            if self.relay.local(key) is None:
+            if self.relay.local(key) is None and not await self.relay.present(key):
                 await self._requester_gone(run_id)
 
     async def _requester_gone(self, run_id: str) -> None:
@@ -223,9 +290,16 @@ class LiveHub:
         frame = {"type": "requester_gone", "message": (
             "The requester's program stopped, so this task cannot go on right now. You may wait a little for it to "
             "come back, or return the HIT (the Return button above) so it does not count against you.")}
-        for agent in list(self.agents.values()):
-            if agent.run_id == run_id:
-                self.relay.deliver(worker_key(agent.assignment_id), frame)
+        self.requester_elsewhere[run_id] = False
+        try:  # every agent of the run (the database's list: some may have joined through another process)
+            agents = await self.runtime.transaction(lambda c: store.agents_of_run(c, run_id), read_only=True)
+            ids = {a.assignment_id for a in agents}
+        except Exception:
+            log.exception("live: listing the agents of %s", run_id)
+            ids = set()
+        ids |= {a.assignment_id for a in list(self.agents.values()) if a.run_id == run_id}
+        for aid in ids:
+            self.relay.deliver(worker_key(aid), frame)
 
     def _agent_in_run(self, run_id: str, frame: dict) -> AgentRow:
         aid = required_id(frame, "assignment_id")
@@ -294,7 +368,10 @@ class LiveHub:
 
     async def worker_session(self, ws: WebSocket, run_id: str, assignment_id: str, worker_id: str, hit_id: str) -> None:
         self._start_watchdog()
-        await self.run_config(run_id)  # its grace period and heartbeat, also before the requester reconnects
+        rkey = requester_key(run_id)
+        requester_local = self.relay.local(rkey) is not None
+        # its grace period and heartbeat, also before the requester reconnects (read again if it may have changed)
+        await self.run_config(run_id, fresh=self.relay.distributed and not requester_local)
         key = worker_key(assignment_id)
         conn = Conn(ws, key)
         conn.run_id = run_id  # type: ignore[attr-defined]
@@ -307,6 +384,8 @@ class LiveHub:
             timer.cancel()
         cached = self.agents.get(assignment_id)
         if cached is not None:
+            if self.relay.distributed and not requester_local:  # the requester's process changes it: the database knows
+                cached.status, cached.world_id, cached.outcome, cached.state = agent.status, agent.world_id, agent.outcome, agent.state
             agent = cached
         agent.connected = True
         self.agents[assignment_id] = agent
@@ -314,7 +393,12 @@ class LiveHub:
         if old is not None:
             old.send(error_frame("replaced", "This task was opened again in another window; this one stopped."))
             old.close(4000, "replaced")
+        if not await self._claim(key, conn):
+            await self._worker_gone(run_id, agent)
+            return
         past = await self.runtime.transaction(lambda c: store.history(c, assignment_id), read_only=True)
+        if self.relay.distributed and self.relay.local(rkey) is None:
+            self.requester_elsewhere[run_id] = await self.relay.present(rkey)
         here = self.requester_here(run_id)
         conn.send({"type": "state", "status": agent.status, "world_id": agent.world_id, "outcome": agent.outcome,
                    "requester_connected": here, **agent.state})
@@ -344,9 +428,10 @@ class LiveHub:
             pass
         finally:
             self.relay.detach(key, conn)
+            await self.relay.release(key, conn)
             await pipe.close()
             await conn.drain()
-            if self.relay.local(key) is None:
+            if self.relay.local(key) is None and not await self.relay.present(key):
                 await self._worker_gone(run_id, agent)
 
     def _worker_frame(self, run_id: str, agent: AgentRow, conn: Conn, pipe: Pipeline, frame: dict) -> None:
@@ -394,6 +479,17 @@ class LiveHub:
         del self.grace[aid]
         if agent.connected or agent.status in ENDED:
             return
+        if self.relay.distributed:  # back through another process, or decided there: ask the relay and the database
+            if await self.relay.present(worker_key(aid)):
+                return
+            try:
+                row = await self.runtime.transaction(lambda c: store.get_agent(c, aid), read_only=True)
+            except Exception:
+                log.exception("live: reading %s at the end of its grace period", aid)
+                row = None
+            if row is not None and row.status in ENDED:
+                agent.status = row.status
+                return
         previous = agent.status
         agent.status = "left"
         try:
@@ -411,5 +507,11 @@ def hub_for(app: Any) -> LiveHub:
     """The app's hub, made on first use (inside the running event loop)."""
     hub = getattr(app.state, "live_hub", None)
     if hub is None:
-        hub = app.state.live_hub = LiveHub(app.state.runtime)
+        relay: Relay | None = None
+        url = os.environ.get("HITKIT_REDIS_URL", "").strip()
+        if url:  # several server processes: frames and presence cross them through Redis
+            from hitkit.server.live.redis_relay import RedisRelay
+
+            relay = RedisRelay(url, prefix=os.environ.get("HITKIT_REDIS_PREFIX", "hitkit:live"))
+        hub = app.state.live_hub = LiveHub(app.state.runtime, relay)
     return hub

@@ -1,6 +1,8 @@
 """Where a frame goes: the requester process of a run (`requester:RUN`) or a worker's browser
 (`worker:ASSIGNMENT`). `Relay` is the small interface the hub uses; `InProcessRelay` serves one server process.
-A Redis relay (a later issue) would publish frames for keys held by other processes and subscribe for its own.
+`RedisRelay` (redis_relay.py) serves several processes or hosts: frames for keys held by another process go
+through Redis, and `present` answers across processes. The async half of the interface (`claim`, `release`,
+`present`, `present_many`) is trivial here.
 
 Each connection has its own outgoing queue and sender task, so one slow browser never holds up the others and
 frames to one connection keep their order; a connection whose queue overflows is closed (it would be stale).
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -82,18 +84,29 @@ class Conn:
 
 
 class Relay(Protocol):
+    distributed: bool  # other processes may hold keys (the hub then reads the database where it would trust its cache)
+    on_remote: Any  # async (key, frame) -> None, called before a frame from another process is sent on
+
     def attach(self, key: str, conn: Conn) -> Conn | None: ...
     def detach(self, key: str, conn: Conn) -> None: ...
     def local(self, key: str) -> Conn | None: ...
     def deliver(self, key: str, frame: dict) -> bool: ...
     def connections(self) -> list[Conn]: ...
+    async def claim(self, key: str, conn: Conn) -> None: ...
+    async def release(self, key: str, conn: Conn) -> None: ...
+    async def present(self, key: str) -> bool: ...
+    async def present_many(self, keys: list[str]) -> set[str]: ...
+    async def close(self) -> None: ...
 
 
 class InProcessRelay:
     """Every connection of the run lives in this process."""
 
+    distributed = False
+
     def __init__(self) -> None:
         self._conns: dict[str, Conn] = {}
+        self.on_remote = None
 
     def attach(self, key: str, conn: Conn) -> Conn | None:
         """Hold `conn` for `key`; the connection it replaces (a reload, a restarted process), if any."""
@@ -114,6 +127,21 @@ class InProcessRelay:
 
     def connections(self) -> list[Conn]:
         return list(self._conns.values())
+
+    async def claim(self, key: str, conn: Conn) -> None:
+        return None
+
+    async def release(self, key: str, conn: Conn) -> None:
+        return None
+
+    async def present(self, key: str) -> bool:
+        return key in self._conns
+
+    async def present_many(self, keys: list[str]) -> set[str]:
+        return {k for k in keys if k in self._conns}
+
+    async def close(self) -> None:
+        return None
 
 
 def requester_key(run_id: str) -> str:

@@ -1,0 +1,314 @@
+"""Live relay across server processes (`hitkit server run --workers N`, several hosts) through Redis; chosen when
+`HITKIT_REDIS_URL` is set (see `hub_for`). Without it the hub uses `InProcessRelay` and nothing here runs.
+
+Design: a key -> process directory plus one channel per process, not one channel per key.
+
+- Each process subscribes once, at start-up, to its own channel `PREFIX:p:PROCESS` and waits for Redis to confirm
+  the subscription before it takes any connection. There is no SUBSCRIBE/UNSUBSCRIBE per connection, so there
+  is no window in which a frame is published to a channel whose subscription is still on its way.
+- Holding a key (`requester:RUN`, `worker:ASSIGNMENT`) is a directory entry `PREFIX:at:KEY = PROCESS|GEN` with a
+  TTL (refreshed every TTL/3 while held, so a process that dies without cleaning up is forgotten within a TTL).
+  `GEN` (from `INCR PREFIX:gen:KEY`) orders the claims of one key.
+- `claim` (a Lua script, atomic) takes the next GEN, writes the entry and, if another process held the key,
+  publishes `{"op": "replaced", "k": KEY, "g": GEN}` to that process: it closes its connection ("replaced") only if
+  that connection's claim is older, so a quick reconnect back to it is never closed by a stale notice.
+- `deliver` to a key held here goes straight to the connection. Otherwise one Lua script looks the key up and
+  publishes the frame to the holder's channel in the same step (one round trip, no stale lookup in between). A
+  single publisher task per process sends frames in the order `deliver` was called (pipelined), Redis keeps the
+  order of one connection's publishes, and the receiving process handles its channel in order: the frames to one
+  connection keep their order, as in one process.
+- `present(key)` (is the requester connected? is this worker?) answers from this process's connections first,
+  then from the directory.
+- Frames that arrive from another process go through the hub's `on_remote` hook before they are sent on, so the
+  hub can update what it caches per process (an agent's status, whether the requester is connected, the run's
+  config) from the same ordered stream the browser sees.
+
+A Redis outage never takes the server down: the failing call is logged, every live connection of this process
+gets an error frame (`relay_unavailable`) and is closed (4503), new live connections are refused the same way
+until the subscription is back (the listener retries every second), and everything else keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any, Awaitable, Callable
+
+import orjson
+import redis.asyncio as aioredis
+
+from hitkit.server.live.protocol import error_frame
+from hitkit.server.live.relay import Conn
+
+log = logging.getLogger("hitkit.live")
+
+TTL_SECONDS = 30.0
+MAX_PENDING = 200_000  # frames waiting to be published (Redis stopped answering)
+
+CLAIM = """
+local gen = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], 86400000)
+local old = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. gen, 'PX', ARGV[2])
+if old then
+  local p = string.match(old, '^([^|]+)')
+  if p ~= ARGV[1] then
+    redis.call('PUBLISH', ARGV[3] .. p, cjson.encode({op = 'replaced', k = ARGV[4], g = gen}))
+  end
+end
+return gen
+"""
+DELIVER = """
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local p = string.match(v, '^([^|]+)')
+return redis.call('PUBLISH', ARGV[1] .. p, ARGV[2])
+"""
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+REFRESH = """
+local n = 0
+for i, k in ipairs(KEYS) do
+  if redis.call('GET', k) == ARGV[i + 1] then redis.call('PEXPIRE', k, ARGV[1]); n = n + 1 end
+end
+return n
+"""
+
+REPLACED = {
+    "requester": "Another connection took over this run.",
+    "worker": "This task was opened again in another window; this one stopped.",
+}
+UNAVAILABLE = ("The live relay between server processes (Redis) is not reachable, so this connection cannot go on. "
+               "Reconnect in a moment.")
+
+
+class RelayUnavailable(Exception):
+    """Redis cannot be reached: the connection cannot be relayed across processes."""
+
+
+class RedisRelay:
+    """Connections held by this process, and frames to and from the other processes through Redis."""
+
+    distributed = True
+
+    def __init__(self, url: str, prefix: str = "hitkit:live", ttl: float = TTL_SECONDS) -> None:
+        self.url, self.prefix, self.ttl = url, prefix.rstrip(":"), ttl
+        self.process_id = secrets.token_hex(8)
+        self.channel = f"{self.prefix}:p:{self.process_id}"
+        self.on_remote: Callable[[str, dict], Awaitable[None]] | None = None
+        self.healthy = False
+        self._conns: dict[str, Conn] = {}
+        self._pending: list[tuple[str, str]] = []
+        self._wake: asyncio.Event | None = None
+        self._ready: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._redis: Any = None
+        self._scripts: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ start-up
+
+    def _start(self) -> None:
+        if self._tasks:
+            return
+        self._redis = aioredis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=2,
+                                              socket_timeout=5)
+        for name, body in (("claim", CLAIM), ("deliver", DELIVER), ("release", RELEASE), ("refresh", REFRESH)):
+            self._scripts[name] = self._redis.register_script(body)
+        self._wake, self._ready = asyncio.Event(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._listen()), loop.create_task(self._publish()),
+                       loop.create_task(self._refresh())]
+
+    async def ready(self, limit: float = 5.0) -> None:
+        """Wait (at most `limit` s) until this process's channel is subscribed; RelayUnavailable if it is not."""
+        self._start()
+        assert self._ready is not None
+        if not self._ready.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), limit)
+        if not self.healthy:
+            raise RelayUnavailable(UNAVAILABLE)
+
+    def _k(self, kind: str, key: str) -> str:
+        return f"{self.prefix}:{kind}:{key}"
+
+    # ------------------------------------------------------------ the Relay interface
+
+    def attach(self, key: str, conn: Conn) -> Conn | None:
+        self._start()
+        old = self._conns.get(key)
+        self._conns[key] = conn
+        return old
+
+    def detach(self, key: str, conn: Conn) -> None:
+        if self._conns.get(key) is conn:
+            del self._conns[key]
+
+    def local(self, key: str) -> Conn | None:
+        return self._conns.get(key)
+
+    def connections(self) -> list[Conn]:
+        return list(self._conns.values())
+
+    def deliver(self, key: str, frame: dict) -> bool:
+        conn = self._conns.get(key)
+        if conn is not None:
+            return conn.send(frame)
+        if not self.healthy or self._wake is None:
+            return False
+        if len(self._pending) >= MAX_PENDING:
+            self._fail("too many frames waiting for Redis")
+            return False
+        self._pending.append((key, orjson.dumps({"k": key, "f": frame}).decode()))
+        self._wake.set()
+        return True
+
+    async def claim(self, key: str, conn: Conn) -> None:
+        """Make `conn` the holder of `key` everywhere (after `attach`); the previous holder elsewhere is closed."""
+        await self.ready()
+        try:
+            gen = await self._scripts["claim"](
+                keys=[self._k("at", key), self._k("gen", key)],
+                args=[self.process_id, int(self.ttl * 1000), f"{self.prefix}:p:", key])
+        except Exception as e:
+            self._fail(f"claim failed: {e!r}")
+            raise RelayUnavailable(UNAVAILABLE) from e
+        conn.claim = (int(gen), f"{self.process_id}|{gen}")  # type: ignore[attr-defined]
+
+    async def release(self, key: str, conn: Conn) -> None:
+        """Forget `conn`'s claim (after `detach`), unless a newer connection has claimed the key since."""
+        claim = getattr(conn, "claim", None)
+        if claim is None or not self.healthy:
+            return
+        try:
+            await self._scripts["release"](keys=[self._k("at", key)], args=[claim[1]])
+        except Exception as e:
+            self._fail(f"release failed: {e!r}")
+
+    async def present(self, key: str) -> bool:
+        """Is `key` held by a connection, here or in another process? (False when Redis cannot say.)"""
+        if key in self._conns:
+            return True
+        return bool(await self.present_many([key]))
+
+    async def present_many(self, keys: list[str]) -> set[str]:
+        here = {k for k in keys if k in self._conns}
+        rest = [k for k in keys if k not in here]
+        if not rest or not self.healthy:
+            return here
+        try:
+            values = await self._redis.mget([self._k("at", k) for k in rest])
+        except Exception as e:
+            self._fail(f"presence lookup failed: {e!r}")
+            return here
+        return here | {k for k, v in zip(rest, values) if v}
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks = []
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+
+    # ------------------------------------------------------------ background tasks
+
+    def _fail(self, reason: str) -> None:
+        """Redis failed: close every live connection of this process with an error frame (the rest keeps serving)."""
+        if self.healthy or self._conns:
+            log.error("live relay: Redis at %s failed (%s); closing %d live connection(s)", self.url, reason,
+                      len(self._conns))
+        self.healthy = False
+        self._pending.clear()
+        for conn in list(self._conns.values()):
+            conn.send(error_frame("relay_unavailable", UNAVAILABLE))
+            conn.close(4503, "relay unavailable")
+
+    async def _listen(self) -> None:
+        assert self._ready is not None
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        if not self.healthy:
+                            log.info("live relay: subscribed to %s at %s", self.channel, self.url)
+                        self.healthy = True
+                        self._ready.set()
+                    elif message["type"] == "message":
+                        await self._arrived(message["data"])
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                raise
+            except Exception as e:
+                self._fail(f"subscription lost: {e!r}")
+                self._ready.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                await asyncio.sleep(1.0)
+
+    async def _arrived(self, data: str) -> None:
+        try:
+            message = orjson.loads(data)
+            key = message["k"]
+        except Exception:
+            log.warning("live relay: ignoring a malformed message on %s", self.channel)
+            return
+        if message.get("op") == "replaced":
+            conn = self._conns.get(key)
+            claim = getattr(conn, "claim", None)
+            if conn is not None and claim is not None and claim[0] < int(message.get("g", 0)):
+                conn.send(error_frame("replaced", REPLACED.get(key.split(":", 1)[0], REPLACED["worker"])))
+                conn.close(4000, "replaced")
+            return
+        frame = message.get("f")
+        if not isinstance(frame, dict) or key not in self._conns:
+            return
+        if self.on_remote is not None:
+            try:
+                await self.on_remote(key, frame)
+            except Exception:
+                log.exception("live relay: handling a frame for %s", key)
+        conn = self._conns.get(key)
+        if conn is not None:
+            conn.send(frame)
+
+    async def _publish(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending[:1000], self._pending[1000:]
+                try:
+                    pipe = self._redis.pipeline(transaction=False)
+                    for key, payload in batch:
+                        await self._scripts["deliver"](keys=[self._k("at", key)], args=[f"{self.prefix}:p:", payload],
+                                                       client=pipe)
+                    await pipe.execute()
+                except Exception as e:
+                    self._fail(f"publish failed: {e!r}")
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            held = [(k, c.claim[1]) for k, c in list(self._conns.items()) if getattr(c, "claim", None)]
+            if not held or not self.healthy:
+                continue
+            try:
+                await self._scripts["refresh"](keys=[self._k("at", k) for k, _ in held],
+                                               args=[int(self.ttl * 1000), *[v for _, v in held]])
+            except Exception as e:
+                self._fail(f"refresh failed: {e!r}")
