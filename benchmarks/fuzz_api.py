@@ -188,7 +188,6 @@ class World:
         threading.Thread(target=self.sink.serve_forever, daemon=True).start()
         self.sink_url = f"http://127.0.0.1:{self.sink.server_address[1]}/events"
         self.http = httpx.Client(base_url=self.server.url, timeout=60)
-        self.rounds = 0
 
     def stop(self) -> None:
         self.http.close()
@@ -208,11 +207,10 @@ class World:
                 self.pools.add("WorkerId", w.worker_id)
                 self.pools.add("WorkerId", w.worker_id, other=True)
             client.associate_qualification_with_worker(QualificationTypeId=qt, WorkerId=self.workers[0].worker_id, IntegerValue=5)
-            r = self.server.worker_call(self.workers[1], "POST", f"/api/worker/v1/qualifications/{qt}/request", json={})
+            self.server.worker_call(self.workers[1], "POST", f"/api/worker/v1/qualifications/{qt}/request", json={})
             listed = client.list_qualification_requests(QualificationTypeId=qt).get("QualificationRequests", [])
             for q in listed:
                 add("QualificationRequestId", q["QualificationRequestId"])
-            del r
             ht = client.create_hit_type(Title="fuzz type", Description="d", Reward="0.05", AssignmentDurationInSeconds=600)["HITTypeId"]
             add("HITTypeId", ht)
             for _ in range(hits):
