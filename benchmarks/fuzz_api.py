@@ -213,6 +213,10 @@ class World:
                 add("QualificationRequestId", q["QualificationRequestId"])
             ht = client.create_hit_type(Title="fuzz type", Description="d", Reward="0.05", AssignmentDurationInSeconds=600)["HITTypeId"]
             add("HITTypeId", ht)
+            if other:  # B's page tokens, for A to follow (an answer to A must not hold B's objects)
+                for page in (client.list_hits(MaxResults=1), client.list_qualification_types(MustBeRequestable=False,
+                             MustBeOwnedByCaller=True, MaxResults=1), client.list_reviewable_hits(MaxResults=1)):
+                    add("NextToken", page.get("NextToken", ""))
             for _ in range(hits):
                 hit = client.create_hit(Title="Fuzz HIT", Description="Do it", Reward="0.05", MaxAssignments=3,
                                         LifetimeInSeconds=86400, AssignmentDurationInSeconds=600, Question=HTML_QUESTION)["HIT"]
@@ -272,6 +276,7 @@ class World:
             "HITTypeId": ids("HITTypeId"), "QualificationRequestId": ids("QualificationRequestId"),
             "WorkerId": ids("WorkerId", r"A[A-Z0-9]{12,20}"),
             "NextToken": (st.sampled_from(list(pools.own["NextToken"])) if pools.own["NextToken"] else st.nothing())
+            | (st.sampled_from(list(pools.other["NextToken"])) if pools.other["NextToken"] else st.nothing())
             | st.text(min_size=1, max_size=40),
             "Reward": money, "BonusAmount": money, "Question": question,
             "Test": st.sampled_from([QUESTION_FORM, QUESTION_FORM, XXE, LAUGHS, "<QuestionForm/>"]),
