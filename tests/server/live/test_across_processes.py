@@ -287,3 +287,77 @@ def test_conversations_on_a_two_process_server(cluster):  # type: ignore[no-unty
             await w.drop()
 
     asyncio.run(scenario())
+
+
+def _redis_server(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import socket
+
+    for _ in range(int(LIMIT / 0.05)):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("redis-server did not start")
+
+
+def test_a_redis_outage_closes_live_connections_and_the_server_keeps_serving(cluster):  # type: ignore[no-untyped-def]
+    import shutil
+
+    from tests.support.processes import free_port
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    start, requester, _ = cluster
+    port = free_port()
+    redis_proc = _redis_server(port)
+    try:
+        srv = start(redis_url=f"redis://127.0.0.1:{port}/0")
+
+        async def scenario() -> None:
+            runner, running = start_runner(srv, requester, _task("outage"), conversations=1)
+            try:
+                hits = await wait_for_hits(srv, requester, runner.run_id, 2)
+                w = await join(srv, runner.run_id, hits[0])
+                await w.wait_state("waiting")
+                redis_proc.kill()
+                redis_proc.wait(timeout=LIMIT)
+                error = await w.wait(lambda f: f["type"] == "error")
+                assert error["code"] == "relay_unavailable" and "Redis" in error["message"]
+                for _ in range(int(LIMIT / 0.1)):
+                    if w.closed is not None:
+                        break
+                    await asyncio.sleep(0.1)
+                assert w.closed == 4503
+                # the rest of the server serves: the MTurk API, and a clear refusal for a new live connection
+                assert (await asyncio.to_thread(srv.http.get, "/api/admin/v1/health")).status_code == 200
+                assert (await asyncio.to_thread(lambda: srv.client(requester).get_account_balance()))["AvailableBalance"]
+                again = await SimWorker(srv, w.worker, runner.run_id, w.hit_id, w.assignment_id).connect()
+                refused = await again.wait(lambda f: f["type"] == "error")
+                assert refused["code"] == "relay_unavailable"
+                await again.drop()
+                # Redis is back: a reconnect works again
+                restarted = _redis_server(port)
+                try:
+                    for _ in range(int(LIMIT / 0.5)):
+                        back = await SimWorker(srv, w.worker, runner.run_id, w.hit_id, w.assignment_id).connect()
+                        first = await back.wait(lambda f: f["type"] in ("state", "error"))
+                        if first["type"] == "state":
+                            break
+                        await back.drop()
+                        await asyncio.sleep(0.5)
+                    assert first["type"] == "state"
+                    await back.drop()
+                finally:
+                    restarted.kill()
+                    restarted.wait(timeout=LIMIT)
+            finally:
+                running.cancel()
+
+        asyncio.run(scenario())
+    finally:
+        if redis_proc.poll() is None:
+            redis_proc.kill()
+        redis_proc.wait(timeout=LIMIT)

@@ -171,9 +171,8 @@ class RedisRelay:
         """Make `conn` the holder of `key` everywhere (after `attach`); the previous holder elsewhere is closed."""
         await self.ready()
         try:
-            gen = await self._scripts["claim"](
-                keys=[self._k("at", key), self._k("gen", key)],
-                args=[self.process_id, int(self.ttl * 1000), f"{self.prefix}:p:", key])
+            gen = await self._call("claim", [self._k("at", key), self._k("gen", key)],
+                                   [self.process_id, int(self.ttl * 1000), f"{self.prefix}:p:", key])
         except Exception as e:
             self._fail(f"claim failed: {e!r}")
             raise RelayUnavailable(UNAVAILABLE) from e
@@ -185,7 +184,7 @@ class RedisRelay:
         if claim is None or not self.healthy:
             return
         try:
-            await self._scripts["release"](keys=[self._k("at", key)], args=[claim[1]])
+            await self._call("release", [self._k("at", key)], [claim[1]])
         except Exception as e:
             self._fail(f"release failed: {e!r}")
 
@@ -201,11 +200,22 @@ class RedisRelay:
         if not rest or not self.healthy:
             return here
         try:
-            values = await self._redis.mget([self._k("at", k) for k in rest])
+            try:
+                values = await self._redis.mget([self._k("at", k) for k in rest])
+            except aioredis.ConnectionError:  # a pooled connection from before a Redis restart: once more
+                values = await self._redis.mget([self._k("at", k) for k in rest])
         except Exception as e:
             self._fail(f"presence lookup failed: {e!r}")
             return here
         return here | {k for k, v in zip(rest, values) if v}
+
+    async def _call(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a script; once more if the pooled connection died (Redis restarted). Not for `deliver`: a frame is
+        never published twice."""
+        try:
+            return await self._scripts[script](keys=keys, args=args)
+        except aioredis.ConnectionError:
+            return await self._scripts[script](keys=keys, args=args)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -235,13 +245,17 @@ class RedisRelay:
         assert self._ready is not None
         while True:
             pubsub = self._redis.pubsub()
+            subscribed = False
             try:
                 await pubsub.subscribe(self.channel)
                 while True:
+                    if subscribed and not self.healthy:  # another call failed: start again (and say so when back)
+                        raise aioredis.ConnectionError("a Redis call failed")
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
                     if message["type"] == "subscribe":
+                        subscribed = True
                         if not self.healthy:
                             log.info("live relay: subscribed to %s at %s", self.channel, self.url)
                         self.healthy = True
@@ -257,6 +271,8 @@ class RedisRelay:
                 self._ready.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+                with contextlib.suppress(Exception):  # no connection from before the failure is used again
+                    await self._redis.connection_pool.disconnect()
                 await asyncio.sleep(1.0)
 
     async def _arrived(self, data: str) -> None:
@@ -308,7 +324,7 @@ class RedisRelay:
             if not held or not self.healthy:
                 continue
             try:
-                await self._scripts["refresh"](keys=[self._k("at", k) for k, _ in held],
-                                               args=[int(self.ttl * 1000), *[v for _, v in held]])
+                await self._call("refresh", [self._k("at", k) for k, _ in held],
+                                 [int(self.ttl * 1000), *[v for _, v in held]])
             except Exception as e:
                 self._fail(f"refresh failed: {e!r}")
