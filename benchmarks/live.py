@@ -18,6 +18,11 @@ it is forwarded. Everything is on 127.0.0.1; each N is bounded by its message co
 
     .venv/bin/python benchmarks/live.py                 # N = 50, 200, 500; 10 messages per pair at 1/s
     .venv/bin/python benchmarks/live.py --pairs 50 --messages 5 --seconds 60
+    .venv/bin/python benchmarks/live.py --workers 2   # 2 server processes on PostgreSQL, relaying through Redis
+
+With `--workers N` (N > 1) the server is `hitkit server run --workers N` on a fresh schema of `--postgres` with
+`HITKIT_REDIS_URL=--redis` (a key prefix of its own): the worker and requester websockets land on whichever process
+accepts them, so most frames cross processes through Redis. Server CPU is then the sum over its processes.
 """
 
 from __future__ import annotations
@@ -61,6 +66,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """cpu_seconds of a process and its children (the server processes of `--workers N`)."""
+    total = cpu_seconds(pid)
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in (int(c) for c in path.read_text().split()) if path.exists() else ():
+        try:
+            total += cpu_seconds(child)
+        except OSError:
+            pass
+    return total
+
+
 def hitkit_cli(*args: str, env: dict) -> str:
     proc = subprocess.run([sys.executable, "-m", "hitkit.cli.main", *args], capture_output=True, text=True, env=env,
                           timeout=180)
@@ -72,10 +89,11 @@ def hitkit_cli(*args: str, env: dict) -> str:
 class Server:
     """`hitkit server run --port 0` in a child process."""
 
-    def __init__(self, data_dir: Path, env: dict) -> None:
+    def __init__(self, data_dir: Path, env: dict, workers: int = 1) -> None:
         self.log = open(data_dir / "server.log", "w")
+        extra = ["--workers", str(workers)] if workers > 1 else []
         self.proc = subprocess.Popen([sys.executable, "-m", "hitkit.cli.main", "server", "run", "--data-dir",
-                                      str(data_dir), "--port", "0"], stdout=subprocess.PIPE, stderr=self.log,
+                                      str(data_dir), "--port", "0", *extra], stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, env=env)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
@@ -221,7 +239,7 @@ async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens:
     log(f"  {len(conns)} workers connected and paired in {time.monotonic() - t0:.1f} s")
 
     total = messages * len(pairs)
-    cpu_before = cpu_seconds(server_pid)
+    cpu_before = tree_cpu_seconds(server_pid)
     start = time.monotonic()
     deadline = start + seconds
 
@@ -238,7 +256,7 @@ async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens:
     while received["n"] < total and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     elapsed = time.monotonic() - start
-    server_cpu = cpu_seconds(server_pid) - cpu_before
+    server_cpu = tree_cpu_seconds(server_pid) - cpu_before
     for ws in conns.values():
         await ws.close()
     lat = sorted(latencies)
@@ -291,22 +309,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=1.0, help="messages per second per pair")
     p.add_argument("--seconds", type=float, default=120.0, help="time cap per pair count (pairing and sending)")
     p.add_argument("--json-out", help="write the results as JSON here")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes (`hitkit server run --workers N`); N > 1 runs on PostgreSQL with Redis")
+    p.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+                   help="PostgreSQL for --workers N > 1 (a fresh schema is made in it and dropped after)")
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis for --workers N > 1 (HITKIT_REDIS_URL)")
     args = p.parse_args(argv)
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     env.pop("HITKIT_DATABASE_URL", None)
+    env.pop("HITKIT_REDIS_URL", None)
+    schema = None
+    if args.workers > 1:
+        from sqlalchemy import create_engine, text
+
+        schema = f"live_bench_{os.getpid()}_{int(time.time())}"
+        with create_engine(args.postgres).begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        env["HITKIT_DATABASE_URL"] = f"{args.postgres}?options=-csearch_path%3D{schema}"
+        os.environ["HITKIT_DATABASE_URL"] = env["HITKIT_DATABASE_URL"]  # make_workers writes there too
+        env["HITKIT_REDIS_URL"] = args.redis
+        env["HITKIT_REDIS_PREFIX"] = f"hitkit-live-bench:{schema}"
+        log(f"{args.workers} server processes on PostgreSQL (schema {schema}), relaying through Redis at {args.redis}")
     results = []
-    with tempfile.TemporaryDirectory(prefix="hitkit-live-bench-") as tmp:
-        data_dir = Path(tmp)
-        init = json.loads(hitkit_cli("server", "init", "--data-dir", tmp, "--no-profile", "--json", env=env))
-        hitkit_cli("server", "funds", "add", "default", "1000000", "--data-dir", tmp, env=env)
-        server = Server(data_dir, env)
-        try:
-            for n in [int(x) for x in args.pairs.split(",")]:
-                results.append(bench(server.url, server.proc.pid, data_dir, init["requester"], n, args))
-                r = results[-1]
-                log(f"N={n}: {r['received']}/{r['sent']} messages, {r['msgs_per_s']:.0f}/s, p99 {r['p99_ms']:.1f} ms")
-        finally:
-            server.stop()
+    try:
+        run_all(args, env, results)
+    finally:
+        if schema is not None:
+            from sqlalchemy import create_engine, text
+
+            with create_engine(args.postgres).begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     print(f"{'pairs':>6} {'messages':>9} {'received':>9} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'errors':>7} {'server CPU us/msg':>18} {'server CPU %':>13}")
     for r in results:
@@ -316,6 +348,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2))
     return 0 if all(r["received"] == r["sent"] for r in results) else 1
+
+
+def run_all(args: argparse.Namespace, env: dict, results: list[dict]) -> None:
+    with tempfile.TemporaryDirectory(prefix="hitkit-live-bench-") as tmp:
+        data_dir = Path(tmp)
+        init = json.loads(hitkit_cli("server", "init", "--data-dir", tmp, "--no-profile", "--json", env=env))
+        hitkit_cli("server", "funds", "add", "default", "1000000", "--data-dir", tmp, env=env)
+        server = Server(data_dir, env, args.workers)
+        try:
+            for n in [int(x) for x in args.pairs.split(",")]:
+                results.append(bench(server.url, server.proc.pid, data_dir, init["requester"], n, args))
+                r = results[-1]
+                log(f"N={n}: {r['received']}/{r['sent']} messages, {r['msgs_per_s']:.0f}/s, p99 {r['p99_ms']:.1f} ms")
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":
