@@ -35,6 +35,7 @@ import contextlib
 import logging
 import secrets
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import redis.asyncio as aioredis
@@ -86,6 +87,16 @@ UNAVAILABLE = ("The live relay between server processes (Redis) is not reachable
                "Reconnect in a moment.")
 
 
+def redacted(url: str) -> str:
+    """The URL without its password (logs never hold secrets)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class RelayUnavailable(Exception):
     """Redis cannot be reached: the connection cannot be relayed across processes."""
 
@@ -97,6 +108,7 @@ class RedisRelay:
 
     def __init__(self, url: str, prefix: str = "hitkit:live", ttl: float = TTL_SECONDS) -> None:
         self.url, self.prefix, self.ttl = url, prefix.rstrip(":"), ttl
+        self.shown_url = redacted(url)
         self.process_id = secrets.token_hex(8)
         self.channel = f"{self.prefix}:p:{self.process_id}"
         self.on_remote: Callable[[str, dict], Awaitable[None]] | None = None
@@ -233,7 +245,7 @@ class RedisRelay:
     def _fail(self, reason: str) -> None:
         """Redis failed: close every live connection of this process with an error frame (the rest keeps serving)."""
         if self.healthy or self._conns:
-            log.error("live relay: Redis at %s failed (%s); closing %d live connection(s)", self.url, reason,
+            log.error("live relay: Redis at %s failed (%s); closing %d live connection(s)", self.shown_url, reason,
                       len(self._conns))
         self.healthy = False
         self._pending.clear()
@@ -257,7 +269,7 @@ class RedisRelay:
                     if message["type"] == "subscribe":
                         subscribed = True
                         if not self.healthy:
-                            log.info("live relay: subscribed to %s at %s", self.channel, self.url)
+                            log.info("live relay: subscribed to %s at %s", self.channel, self.shown_url)
                         self.healthy = True
                         self._ready.set()
                     elif message["type"] == "message":
