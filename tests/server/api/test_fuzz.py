@@ -1,6 +1,9 @@
-"""Fuzz every operation with requests generated from botocore's model (well-shaped) and with arbitrary JSON
-(malformed): the server never answers 5xx, and every answer is a well-formed JSON object (errors carry
-`__type` and `Message`)."""
+"""Fuzz every operation with requests generated from botocore's model (well-shaped, at the limits, broken in one
+way) and with arbitrary JSON (malformed): the server never answers 5xx, and every answer is well formed (errors carry
+`__type` and `Message`, 200s parse with botocore against the output shape: `response_problems`).
+
+The strategies and checks are shared with benchmarks/fuzz_api.py (tests/support/mturk_fuzz.py), which runs them as a
+time-boxed campaign against a live server; the bugs it found have regression tests at the end of this module."""
 
 from __future__ import annotations
 
