@@ -161,6 +161,11 @@ async def _requester(url, key, secret, run_id, pairs, ready, stop) -> None:  # t
     async with websockets.connect(http_url.replace("http://", "ws://"), additional_headers=signed_headers(http_url, creds),
                                   max_size=2**24, max_queue=None, ping_interval=None) as ws:
         await ws.send(orjson.dumps({"type": "hello", "name": run_id, "config": {"heartbeat_timeout": 600}}).decode())
+        while True:  # workers connect once the run is open (else their `worker_joined` would find no requester)
+            frame = orjson.loads(await ws.recv())
+            if frame["type"] == "welcome":
+                joined.update(a["assignment_id"] for a in frame["agents"])
+                break
         ready.set()
 
         async def stopper() -> None:
@@ -202,6 +207,8 @@ async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens:
     received = {"n": 0}
     errors = {"n": 0}
     conns = {}
+    seen_errors: list = []
+    closed: list = []
 
     async def open_one(aid: str) -> None:
         worker_id, token = tokens[aid]
@@ -222,8 +229,10 @@ async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens:
                         in_world[aid].set()
                     elif frame["type"] == "error":
                         errors["n"] += 1
+                        seen_errors.append(frame.get("code"))
             except websockets.ConnectionClosed:
                 pass
+            closed.append(ws.close_code)
 
         asyncio.create_task(reader())
 
@@ -235,7 +244,12 @@ async def run_pairs(url: str, run_id: str, pairs: list[tuple[str, str]], tokens:
 
     t0 = time.monotonic()
     await asyncio.gather(*(guarded(a) for pair in pairs for a in pair))
-    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in in_world.values())), seconds)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in in_world.values())), seconds)
+    except asyncio.TimeoutError:
+        paired = sum(e.is_set() for e in in_world.values())
+        raise RuntimeError(f"only {paired} of {len(in_world)} workers were paired within {seconds:g} s; error frames "
+                           f"{sorted(set(seen_errors))}, {len(closed)} connections closed ({sorted(set(closed), key=str)})")
     log(f"  {len(conns)} workers connected and paired in {time.monotonic() - t0:.1f} s")
 
     total = messages * len(pairs)
@@ -292,7 +306,6 @@ def bench(url: str, server_pid: int, data_dir: Path, creds: dict, n: int, args: 
     proc.start()
     if not ready.wait(60):
         raise RuntimeError("the requester process did not connect")
-    time.sleep(0.3)  # its hello is processed before workers join
     try:
         return asyncio.run(run_pairs(url, run_id, pairs, tokens, args.messages, args.rate, args.seconds, server_pid))
     finally:

@@ -375,9 +375,23 @@ class LiveHub:
         key = worker_key(assignment_id)
         conn = Conn(ws, key)
         conn.run_id = run_id  # type: ignore[attr-defined]
+        # hold the key (everywhere) before reading the agent: a `state` forwarded after this read reaches this
+        # connection, and one forwarded before it is in what is read
+        old = self.relay.attach(key, conn)
+        if old is not None:
+            old.send(error_frame("replaced", "This task was opened again in another window; this one stopped."))
+            old.close(4000, "replaced")
+        if not await self._claim(key, conn):
+            return
         now = self.runtime.clock.now()
-        agent, is_new = await self.runtime.transaction(
-            lambda c: store.join_agent(c, run_id, assignment_id, worker_id, hit_id, now))
+        try:
+            agent, is_new = await self.runtime.transaction(
+                lambda c: store.join_agent(c, run_id, assignment_id, worker_id, hit_id, now))
+        except BaseException:
+            self.relay.detach(key, conn)
+            await self.relay.release(key, conn)
+            await conn.aclose(1011, "not stored")
+            raise
         timer = self.grace.pop(assignment_id, None)
         returning = not is_new
         if timer is not None:
@@ -389,13 +403,6 @@ class LiveHub:
             agent = cached
         agent.connected = True
         self.agents[assignment_id] = agent
-        old = self.relay.attach(key, conn)
-        if old is not None:
-            old.send(error_frame("replaced", "This task was opened again in another window; this one stopped."))
-            old.close(4000, "replaced")
-        if not await self._claim(key, conn):
-            await self._worker_gone(run_id, agent)
-            return
         past = await self.runtime.transaction(lambda c: store.history(c, assignment_id), read_only=True)
         if self.relay.distributed and self.relay.local(rkey) is None:
             self.requester_elsewhere[run_id] = await self.relay.present(rkey)
