@@ -15,7 +15,6 @@ from hitkit.requester.inputs import read_input
 from hitkit.requester.project import Project
 from hitkit.mturk.hit_properties import parse_properties
 from hitkit.requester.scaffold import (
-    BUILTINS,
     PROJECT_FILES,
     ScaffoldError,
     import_simple_amt,
@@ -23,6 +22,7 @@ from hitkit.requester.scaffold import (
     readable_duration,
     simple_amt_config,
 )
+from hitkit.templates import BUILTINS
 from hitkit.templates.task_template import TaskTemplate
 
 ALLOWED_REMOTE = {"https://s3.amazonaws.com/mturk-public/externalHIT_v1.js", "https://assets.crowd.aws/crowd-html-elements.js",
