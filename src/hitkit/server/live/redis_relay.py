@@ -23,9 +23,11 @@ Design: a key -> process directory plus one channel per process, not one channel
   hub can update what it caches per process (an agent's status, whether the requester is connected, the run's
   config) from the same ordered stream the browser sees.
 
-A Redis outage never takes the server down: the failing call is logged, every live connection of this process
-gets an error frame (`relay_unavailable`) and is closed (4503), new live connections are refused the same way
-until the subscription is back (the listener retries every second), and everything else keeps serving.
+A Redis outage never takes the server down. When the subscription drops or frames cannot be published (or the
+directory entries cannot be refreshed), it is logged, every live connection of this process gets an error frame
+(`relay_unavailable`) and is closed (4503), new live connections are refused the same way until the subscription
+is back (the listener retries every second), and everything else keeps serving. A single failed claim refuses only
+that connection; a failed presence lookup or release is logged (an entry left behind expires with its TTL).
 """
 
 from __future__ import annotations
@@ -126,8 +128,11 @@ class RedisRelay:
     def _start(self) -> None:
         if self._tasks:
             return
-        self._redis = aioredis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=2,
-                                              socket_timeout=5)
+        # a bounded pool: a burst of connections (500 workers arriving at once) waits for a free Redis connection
+        # instead of opening hundreds; timeouts generous enough for a busy machine, short enough to notice an outage
+        pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=32, timeout=20, decode_responses=True,
+                                                       socket_connect_timeout=10, socket_timeout=30)
+        self._redis = aioredis.Redis(connection_pool=pool)
         for name, body in (("claim", CLAIM), ("deliver", DELIVER), ("release", RELEASE), ("refresh", REFRESH)):
             self._scripts[name] = self._redis.register_script(body)
         self._wake, self._ready = asyncio.Event(), asyncio.Event()
@@ -185,8 +190,8 @@ class RedisRelay:
         try:
             gen = await self._call("claim", [self._k("at", key), self._k("gen", key)],
                                    [self.process_id, int(self.ttl * 1000), f"{self.prefix}:p:", key])
-        except Exception as e:
-            self._fail(f"claim failed: {e!r}")
+        except Exception as e:  # this connection is refused; the subscription (and its failure) decides for the rest
+            log.warning("live relay: claiming %s in Redis at %s failed: %r", key, self.shown_url, e)
             raise RelayUnavailable(UNAVAILABLE) from e
         conn.claim = (int(gen), f"{self.process_id}|{gen}")  # type: ignore[attr-defined]
 
@@ -197,8 +202,8 @@ class RedisRelay:
             return
         try:
             await self._call("release", [self._k("at", key)], [claim[1]])
-        except Exception as e:
-            self._fail(f"release failed: {e!r}")
+        except Exception as e:  # the entry expires with its TTL
+            log.warning("live relay: releasing %s in Redis at %s failed: %r", key, self.shown_url, e)
 
     async def present(self, key: str) -> bool:
         """Is `key` held by a connection, here or in another process? (False when Redis cannot say.)"""
@@ -214,10 +219,10 @@ class RedisRelay:
         try:
             try:
                 values = await self._redis.mget([self._k("at", k) for k in rest])
-            except aioredis.ConnectionError:  # a pooled connection from before a Redis restart: once more
+            except (aioredis.ConnectionError, aioredis.TimeoutError):  # a connection from before a restart: again
                 values = await self._redis.mget([self._k("at", k) for k in rest])
         except Exception as e:
-            self._fail(f"presence lookup failed: {e!r}")
+            log.warning("live relay: presence lookup in Redis at %s failed: %r", self.shown_url, e)
             return here
         return here | {k for k, v in zip(rest, values) if v}
 
@@ -226,7 +231,7 @@ class RedisRelay:
         never published twice."""
         try:
             return await self._scripts[script](keys=keys, args=args)
-        except aioredis.ConnectionError:
+        except (aioredis.ConnectionError, aioredis.TimeoutError):
             return await self._scripts[script](keys=keys, args=args)
 
     async def close(self) -> None:
