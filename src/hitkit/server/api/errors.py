@@ -56,7 +56,8 @@ def database_unavailable(error: Exception) -> ServiceUnavailable | None:
     if getattr(error, "connection_invalidated", False) or any(s in text for s in (
             "connection refused", "server closed the connection", "terminating connection", "connection is closed",
             "the database system is starting up", "the database system is shutting down", "could not connect",
-            "consuming input failed", "connection timeout", "unable to open database file")):
+            "consuming input failed", "connection timeout", "unable to open database file", "too many clients",
+            "remaining connection slots", "queuepool limit")):
         return ServiceUnavailable("The server's database is not reachable just now (restarting?): nothing was "
                                   "stored. Retry in a few seconds.")
     return None

@@ -45,9 +45,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # A steady pool: opening a PostgreSQL connection forks a backend (milliseconds), so connections are kept rather
-    # than made and dropped per burst (overflow connections are closed on return); 20 per process keeps four
-    # processes inside PostgreSQL's default max_connections of 100. Callers beyond 20 wait for a free connection.
-    return create_engine(url, pool_size=16, max_overflow=4, pool_timeout=60, pool_pre_ping=True, hide_parameters=True)
+    # than made and dropped per burst (overflow connections are closed on return). 12 + 3 per process keeps four
+    # processes (and a few tools) inside PostgreSQL's default max_connections of 100; callers beyond that wait.
+    return create_engine(url, pool_size=12, max_overflow=3, pool_timeout=60, pool_pre_ping=True, hide_parameters=True)
 
 
 def is_sqlite(engine: Engine) -> bool:
