@@ -374,6 +374,10 @@ def run_all(args: argparse.Namespace, env: dict, results: list[dict]) -> None:
                 results.append(bench(server.url, server.proc.pid, data_dir, init["requester"], n, args))
                 r = results[-1]
                 log(f"N={n}: {r['received']}/{r['sent']} messages, {r['msgs_per_s']:.0f}/s, p99 {r['p99_ms']:.1f} ms")
+        except BaseException:
+            lines = (data_dir / "server.log").read_text(errors="replace").splitlines()
+            log("the server's log, last lines:\n" + "\n".join(lines[-40:]))
+            raise
         finally:
             server.stop()
 
