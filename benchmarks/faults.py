@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     res = run_setup("postgres", args.processes, args, during=restart_postgres(1 / 3, args.seconds))
     ev = res.events
     after = [t for t in res.times if t >= ev.get("restart_at", float("inf"))]
-    before = [t for t in res.times if t < ev.get("restart_at", float("inf"))]
-    gap = (after[0] - before[-1]) if after and before else float("nan")
+    times = sorted(res.times)
+    gap = max((b - a for a, b in zip(times, times[1:])), default=float("nan"))  # the outage as clients saw it
     fails = res.failures + res.requester_errors
     print(f"\nfaults.py postgres-restart: {args.processes} server processes, {args.workers} workers, "
           f"{args.requesters} requesters, {args.seconds:g} s window\n")

@@ -150,8 +150,11 @@ async def _background(app: Starlette) -> None:
                 await deliver_pending(runtime, client)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep sweeping; the error is in the log and on the health page
-                log.exception("sweeper pass failed")
+            except Exception as e:  # keep sweeping; the error is in the log and on the health page
+                if database_unavailable(e) is not None:
+                    log.warning("sweeper pass skipped: the database is unavailable (%s)", getattr(e, "orig", e))
+                else:
+                    log.exception("sweeper pass failed")
                 app.state.sweeper_status = {**app.state.sweeper_status, "last_error": "see server log"}
             await asyncio.sleep(interval)
 
