@@ -31,7 +31,7 @@ import logging
 import os
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -208,6 +208,30 @@ class LiveHub:
             return None
         return message.get("text") if message.get("text") is not None else (message.get("bytes") or b"")
 
+    async def _serve(self, ws: WebSocket, key: str, conn: Conn, pipe: Pipeline, handle: Callable[[dict], None],
+                     gone: Callable[[], Awaitable[None]]) -> None:
+        """Read `ws` until it closes, passing each frame to `handle` (bad frames get an error frame); then let the
+        key go, and call `gone` when no process holds it any more."""
+        try:
+            while True:
+                raw = await self._receive(ws)
+                if raw is None:
+                    break
+                conn.last_seen = time.monotonic()
+                try:
+                    handle(parse(raw))
+                except FrameError as e:
+                    conn.send(error_frame(e.code, e.message))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.relay.detach(key, conn)
+            await self.relay.release(key, conn)
+            await pipe.close()
+            await conn.drain()
+            if self.relay.local(key) is None and not await self.relay.present(key):
+                await gone()
+
     # ------------------------------------------------------------ the requester's process
 
     async def requester_session(self, ws: WebSocket, run_id: str, requester_id: str) -> None:
@@ -260,25 +284,8 @@ class LiveHub:
         pipe.after(self.writer.event(run_id, "event", {"event": "requester_connected"}), lambda: None)
         for agent in agents:
             self.relay.deliver(worker_key(agent.assignment_id), {"type": "requester_back"})
-        try:
-            while True:
-                raw = await self._receive(ws)
-                if raw is None:
-                    break
-                conn.last_seen = time.monotonic()
-                try:
-                    self._requester_frame(run_id, conn, pipe, parse(raw))
-                except FrameError as e:
-                    conn.send(error_frame(e.code, e.message))
-        except WebSocketDisconnect:
-            pass
-        finally:
-            self.relay.detach(key, conn)
-            await self.relay.release(key, conn)
-            await pipe.close()
-            await conn.drain()
-            if self.relay.local(key) is None and not await self.relay.present(key):
-                await self._requester_gone(run_id)
+        await self._serve(ws, key, conn, pipe, lambda frame: self._requester_frame(run_id, conn, pipe, frame),
+                          lambda: self._requester_gone(run_id))
 
     async def _requester_gone(self, run_id: str) -> None:
         try:
@@ -421,25 +428,8 @@ class LiveHub:
         announce = {"type": event, "assignment_id": assignment_id, "worker_id": worker_id, "hit_id": hit_id,
                     "status": agent.status, "world_id": agent.world_id}
         pipe.after(joined, lambda: self.relay.deliver(requester_key(run_id), announce))
-        try:
-            while True:
-                raw = await self._receive(ws)
-                if raw is None:
-                    break
-                conn.last_seen = time.monotonic()
-                try:
-                    self._worker_frame(run_id, agent, conn, pipe, parse(raw))
-                except FrameError as e:
-                    conn.send(error_frame(e.code, e.message))
-        except WebSocketDisconnect:
-            pass
-        finally:
-            self.relay.detach(key, conn)
-            await self.relay.release(key, conn)
-            await pipe.close()
-            await conn.drain()
-            if self.relay.local(key) is None and not await self.relay.present(key):
-                await self._worker_gone(run_id, agent)
+        await self._serve(ws, key, conn, pipe, lambda frame: self._worker_frame(run_id, agent, conn, pipe, frame),
+                          lambda: self._worker_gone(run_id, agent))
 
     def _worker_frame(self, run_id: str, agent: AgentRow, conn: Conn, pipe: Pipeline, frame: dict) -> None:
         kind = frame["type"]

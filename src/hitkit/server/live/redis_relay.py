@@ -43,7 +43,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from hitkit.server.live.protocol import error_frame
-from hitkit.server.live.relay import Conn
+from hitkit.server.live.relay import Conn, InProcessRelay
 
 log = logging.getLogger("hitkit.live")
 
@@ -103,19 +103,19 @@ class RelayUnavailable(Exception):
     """Redis cannot be reached: the connection cannot be relayed across processes."""
 
 
-class RedisRelay:
+class RedisRelay(InProcessRelay):
     """Connections held by this process, and frames to and from the other processes through Redis."""
 
     distributed = True
 
     def __init__(self, url: str, prefix: str = "hitkit:live", ttl: float = TTL_SECONDS) -> None:
+        super().__init__()
         self.url, self.prefix, self.ttl = url, prefix.rstrip(":"), ttl
         self.shown_url = redacted(url)
         self.process_id = secrets.token_hex(8)
         self.channel = f"{self.prefix}:p:{self.process_id}"
         self.on_remote: Callable[[str, dict], Awaitable[None]] | None = None
         self.healthy = False
-        self._conns: dict[str, Conn] = {}
         self._pending: list[tuple[str, str]] = []
         self._wake: asyncio.Event | None = None
         self._ready: asyncio.Event | None = None
@@ -155,21 +155,11 @@ class RedisRelay:
 
     # ------------------------------------------------------------ the Relay interface
 
+    # detach, local and connections: InProcessRelay's (this process's own connections)
+
     def attach(self, key: str, conn: Conn) -> Conn | None:
         self._start()
-        old = self._conns.get(key)
-        self._conns[key] = conn
-        return old
-
-    def detach(self, key: str, conn: Conn) -> None:
-        if self._conns.get(key) is conn:
-            del self._conns[key]
-
-    def local(self, key: str) -> Conn | None:
-        return self._conns.get(key)
-
-    def connections(self) -> list[Conn]:
-        return list(self._conns.values())
+        return super().attach(key, conn)
 
     def deliver(self, key: str, frame: dict) -> bool:
         conn = self._conns.get(key)
