@@ -92,6 +92,46 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def cpu_census(groups: dict[str, set[int]]) -> dict:
+    """The CPU seconds used so far by every process, each put in a named group (a pid counts with its
+    descendants), "postgres" (PostgreSQL's processes) or "other", and the whole machine's busy and idle seconds
+    (/proc/stat). `census_delta` of two censuses says where a window's CPU went."""
+    parents: dict[int, int] = {}
+    procs: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        name, rest = data.split(" (", 1)[1].rsplit(")", 1)
+        fields = rest.split()
+        parents[int(entry)] = int(fields[1])
+        procs[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+    tagged = {}
+    for pid, (name, t) in procs.items():
+        group, p, hops = None, pid, 0
+        while p > 1 and group is None and hops < 64:
+            group = next((g for g, roots in groups.items() if p in roots), None)
+            p, hops = parents.get(p, 0), hops + 1
+        tagged[pid] = (group or ("postgres" if name == "postgres" else "other"), t)
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return {"procs": tagged, "idle": idle / CLK_TCK, "busy": (sum(ticks[:8]) - idle) / CLK_TCK}
+
+
+def census_delta(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per group between two censuses, and the machine's busy and idle seconds. A process that
+    exited in between loses the time it used in the window (so the groups are lower bounds)."""
+    out: dict[str, float] = {"busy": after["busy"] - before["busy"], "idle": after["idle"] - before["idle"]}
+    for pid, (group, t) in after["procs"].items():
+        out[group] = out.get(group, 0.0) + t - before["procs"].get(pid, (group, 0.0))[1]
+    return out
+
+
 def _no_proxy_env(extra: dict | None = None, drop: tuple[str, ...] = ()) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in drop}
     for name in ("NO_PROXY", "no_proxy"):

@@ -44,7 +44,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api import ChildServer, _no_proxy_env, drop_pg_url, fresh_pg_url, hitkit_cli, server_log_errors  # noqa: E402
+from api import ChildServer, _no_proxy_env, census_delta, cpu_census, drop_pg_url, fresh_pg_url, hitkit_cli, server_log_errors  # noqa: E402
 from worker_flow import _RawConnection, _create_hits_part  # noqa: E402
 
 T0 = time.monotonic()
@@ -72,6 +72,7 @@ class Result:
     server_errors: str = ""
     started: float = 0.0  # monotonic time the window started
     events: dict = field(default_factory=dict)  # what a fault scenario did and when
+    cpu: dict = field(default_factory=dict)  # CPU seconds per process group over the window (api.cpu_census)
 
 
 def server_errors(fails: Counter) -> int:
@@ -301,6 +302,8 @@ def run_setup(kind: str, processes: int, args: argparse.Namespace,
         stop, lock = threading.Event(), threading.Lock()
         threads = [threading.Thread(target=_requester_loop, args=(server.url, req, stop, res, lock), daemon=True)
                    for req in requesters]
+        groups = {"server": {server.pid}, "load generator": {gen.pid}, "requesters": {os.getpid()}}
+        census = cpu_census(groups)
         start_ev.set()
         res.started = time.monotonic()
         if during is not None:
@@ -308,6 +311,7 @@ def run_setup(kind: str, processes: int, args: argparse.Namespace,
         for th in threads:
             th.start()
         out, window = result_q.get(timeout=args.seconds + 300)
+        res.cpu = census_delta(census, cpu_census(groups))
         stop.set()
         for th in threads:
             th.join(timeout=120)
@@ -347,6 +351,22 @@ def report(results: list[Result]) -> str:
             f"| {a.get('lost submissions', '?') + a.get('lost approvals', 0) if a else '?'} "
             f"| {a.get('duplicated submissions', '?') if a else '?'} "
             f"| {a.get('approvals not paid once', 0) + a.get('bonuses not paid once', 0) if a else '?'} |")
+    lines += ["", "Where the CPU went during each window, in ms of CPU per acknowledged assignment (server: all its "
+              "processes; PostgreSQL and kernel: the machine's busy time less the other columns; machine: share of all "
+              "cores busy):", "",
+              "| setup | processes | server | PostgreSQL and kernel | load generator | requesters | other | machine busy |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        n = len(r.submitted)
+        if not r.cpu or not n:
+            continue
+        ms = {k: r.cpu.get(k, 0.0) / n * 1000 for k in ('server', 'load generator', 'requesters', 'other')}
+        # PostgreSQL's backends come and go (a backend that exits takes its CPU time with it), and the kernel's
+        # loopback networking is charged to no process: the machine's busy time less what was attributed is both.
+        ms['postgres'] = max(0.0, r.cpu["busy"] / n * 1000 - sum(ms.values()))
+        busy = r.cpu["busy"] / (r.cpu["busy"] + r.cpu["idle"]) if r.cpu["busy"] + r.cpu["idle"] else 0
+        lines.append(f"| {r.setup} | {r.processes} | {ms['server']:.2f} | {ms['postgres']:.2f} | {ms['load generator']:.2f} "
+                     f"| {ms['requesters']:.2f} | {ms['other']:.2f} | {busy:.0%} |")
     notes = []
     for r in results:
         fails = r.failures + r.requester_errors

@@ -42,7 +42,7 @@ def fresh_database_url(data_dir: Path, kind: str | None = None) -> str:
     with engine.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
-    return f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    return f"{PG_BASE}?application_name={schema}&options=-csearch_path%3D{schema}"  # the name finds its backends
 
 
 def drop_database(url: str) -> None:

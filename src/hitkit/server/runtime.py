@@ -2,7 +2,9 @@
 
 On SQLite, database work runs directly on the event loop: one writer at a time is all SQLite allows anyway, and
 a thread hop per call would cost more CPU than the call (reference/performance.md). On PostgreSQL it runs in
-worker threads so one slow transaction does not stall the loop.
+worker threads so one slow transaction does not stall the loop: at most `db.DB_THREADS` of them, as many as the pool
+keeps connections. More threads than connections only queue inside the pool, and the hand-offs between them cost
+the server about a quarter of its CPU per accepted-and-submitted assignment under load (benchmarks/load.py).
 
 On SQLite, `transaction` also keeps its connections: one for writing transactions (BEGIN IMMEDIATE) and one for
 reading ones, checked out of the pool once instead of for every request. Checking a connection out and back in
@@ -18,6 +20,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
+import anyio
 import anyio.to_thread
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -25,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from hitkit.server.api.dispatch import MTurkService, _retryable
 from hitkit.server.clock import Clock
 from hitkit.server.config import ServerConfig
-from hitkit.server.store.db import is_sqlite
+from hitkit.server.store.db import DB_THREADS, is_sqlite
 
 T = TypeVar("T")
 ATTEMPTS = 4  # as MTurkService.in_transaction
@@ -44,13 +47,14 @@ class Runtime:
         self.inline = mode == "inline" or (mode == "auto" and is_sqlite(self.engine))
         self._hold = self.inline and is_sqlite(self.engine)
         self._held: dict[bool, Connection] = {}  # read_only -> connection
+        self._threads = anyio.CapacityLimiter(DB_THREADS)
         weakref.finalize(self, _close_all, self._held)
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run blocking database work the right way for this database."""
         if self.inline:
             return fn()
-        return await anyio.to_thread.run_sync(fn)
+        return await anyio.to_thread.run_sync(fn, limiter=self._threads)
 
     async def transaction(self, fn: Callable[[Connection], T], *, read_only: bool = False) -> T:
         """Run fn(conn) in one transaction (SQLite: BEGIN IMMEDIATE unless read-only). A lost race (unique key,

@@ -15,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+DB_THREADS = 15  # threads that run request work on PostgreSQL, each with a pooled connection of its own
 
 
 def make_engine(url: str) -> Engine:
@@ -45,9 +46,13 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # A steady pool: opening a PostgreSQL connection forks a backend (milliseconds), so connections are kept rather
-    # than made and dropped per burst (overflow connections are closed on return). 12 + 3 per process keeps four
-    # processes (and a few tools) inside PostgreSQL's default max_connections of 100; callers beyond that wait.
-    return create_engine(url, pool_size=12, max_overflow=3, pool_timeout=60, pool_pre_ping=True, hide_parameters=True)
+    # than made and dropped per burst. Request work runs on at most DB_THREADS threads (Runtime), one pooled
+    # connection each; the 3 overflow connections (closed on return) serve the sweeper and the odd caller outside
+    # them. 18 per process keeps four processes (and a few tools) inside PostgreSQL's default max_connections of 100.
+    # No pre-ping: it costs a round trip per transaction (about a tenth of a worker's accept on this machine); a
+    # connection the database dropped fails its first statement instead, which invalidates the pool and is run again
+    # on a fresh connection (dispatch._retryable, queries.Prepared).
+    return create_engine(url, pool_size=DB_THREADS, max_overflow=3, pool_timeout=60, hide_parameters=True)
 
 
 def is_sqlite(engine: Engine) -> bool:

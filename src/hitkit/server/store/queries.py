@@ -7,7 +7,6 @@ import json
 from collections import namedtuple
 
 from sqlalchemy import Boolean, Connection, Row, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError
 
 from hitkit.server.store.tables import (
     assignments,
@@ -124,7 +123,9 @@ class Prepared:
         try:
             cursor.execute(sql, args)
         except dbapi_error as e:
-            raise DBAPIError.instance(sql, args, e, dbapi_error, dialect=dialect) from e
+            # As conn.execute would: the right DBAPIError subclass, parameters hidden as the engine says, and a
+            # connection the database dropped invalidated with the pool (connection_invalidated: run again).
+            conn._handle_dbapi_exception(e, sql, args, cursor, None)
         return cursor
 
     def first(self, conn: Connection, params: dict, *, begin: bool = True) -> tuple | None:
