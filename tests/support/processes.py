@@ -35,9 +35,11 @@ def hitkit_json(*args: str, env: dict | None = None, stdin: str | None = None) -
 class ServerProcess:
     """`hitkit server run` in a child process; `url` once it listens."""
 
-    def __init__(self, data_dir: Path, *, port: int = 0, env: dict | None = None, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, data_dir: Path, *, port: int = 0, env: dict | None = None, extra: tuple[str, ...] = (),
+                 prefix: tuple[str, ...] = ()) -> None:
+        # prefix: what runs it (`ip netns exec NS` for a host of its own)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hitkit.cli.main", "server", "run", "--data-dir", str(data_dir), "--port", str(port), *extra],
+            [*prefix, sys.executable, "-m", "hitkit.cli.main", "server", "run", "--data-dir", str(data_dir), "--port", str(port), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
         )
         line = self.proc.stdout.readline() if self.proc.stdout else ""

@@ -11,62 +11,19 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
-import textwrap
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from hitkit.requester.live import LiveTask
-from hitkit.server.domain import accounts
-from hitkit.server.store import db
+from tests.server.live.processes import TASK, VANISHED_LIMIT, Proc, events, live_run, pair_in_world
 from tests.server.live.support import LIMIT, SimWorker, finish, join, start_runner, wait_for_hits
 from tests.support.processes import ServerProcess, hitkit_json
-from tests.support.server import Requester, Worker, drop_database, fresh_database_url
+from tests.support.server import Requester, drop_database, fresh_database_url
 
 pytestmark = pytest.mark.postgres
 
 REDIS_URL = os.environ.get("HITKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-class Proc:
-    """A `hitkit server run` process, with the helpers tests/server/live/support.py expects of a server."""
-
-    def __init__(self, process: ServerProcess, database_url: str) -> None:
-        self.process, self.url, self.database_url = process, process.url, database_url
-        self.http = httpx.Client(base_url=self.url, timeout=30)
-
-    def new_worker(self) -> Worker:
-        engine = db.make_engine(self.database_url)
-        try:
-            with engine.begin() as conn:
-                wid, token = accounts.create_worker(conn, "w-" + secrets.token_hex(4), time.time())
-        finally:
-            engine.dispose()
-        return Worker(wid, token)
-
-    def client(self, requester: Requester):  # type: ignore[no-untyped-def]
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client("mturk", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=requester.access_key,
-                            aws_secret_access_key=requester.secret,
-                            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
-
-    def accept(self, worker: Worker, hit_id: str) -> str:
-        r = self.http.post(f"/api/worker/v1/hits/{hit_id}/accept", headers={"Authorization": f"Bearer {worker.token}"})
-        assert r.status_code == 200, r.text
-        return r.json()["AssignmentId"]
-
-    def submit(self, worker: Worker, assignment_id: str, answers: dict) -> httpx.Response:
-        return self.http.post(f"/api/worker/v1/assignments/{assignment_id}/submit", json={"answers": answers},
-                              headers={"Authorization": f"Bearer {worker.token}"})
-
-    def stop(self) -> None:
-        self.http.close()
-        self.process.stop()
 
 
 @pytest.fixture()
@@ -183,31 +140,6 @@ def test_requester_on_one_process_workers_on_another_with_a_reconnect_across(clu
     asyncio.run(scenario())
 
 
-TASK = textwrap.dedent('''
-    from hitkit.requester.live import LiveTask
-
-    async def chat(world):
-        a, b = world.humans
-        while True:
-            message = await a.act()
-            if message.get("event"):
-                return {"ended": message["event"], "completed": False}
-            await b.observe(message)
-
-    task = LiveTask(name="moving", world=chat, humans_per_world=2, waiting_timeout=300, act_timeout=300,
-                    grace_seconds=300)
-''')
-
-
-def _live_run(url: str, requester: Requester, task_file: Path, run_id: str) -> subprocess.Popen:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": requester.access_key, "AWS_SECRET_ACCESS_KEY": requester.secret,
-           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_DEFAULT_REGION": "us-east-1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "hitkit.cli.main", "live", "run", str(task_file), "--endpoint-url", url,
-         "--conversations", "1", "--reward", "0.40", "--run", run_id, "--settle-timeout", "5"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-
-
 def test_requester_gone_and_back_reach_workers_on_another_process(cluster, tmp_path):  # type: ignore[no-untyped-def]
     start, requester, _ = cluster
     a_srv, b_srv = start(), start()
@@ -216,16 +148,9 @@ def test_requester_gone_and_back_reach_workers_on_another_process(cluster, tmp_p
     run_id = "across-restart-" + secrets.token_hex(3)
 
     async def scenario() -> None:
-        proc = _live_run(a_srv.url, requester, task_file, run_id)
+        proc = live_run(a_srv.url, requester, task_file, run_id)
         try:
-            hits = await wait_for_hits(a_srv, requester, run_id, 2)
-            a = await join(b_srv, run_id, hits[0])
-            await a.wait_state("waiting")
-            b = await join(b_srv, run_id, hits[1])
-            await a.wait_state("in_world")
-            await b.wait_state("in_world")
-            await a.say("hello")
-            await b.wait_message("hello")
+            a, b = await pair_in_world(b_srv, requester, run_id, a_srv)
 
             proc.send_signal(signal.SIGKILL)  # the requester's process, connected to the other server process, dies
             proc.wait(timeout=LIMIT)
@@ -237,12 +162,72 @@ def test_requester_gone_and_back_reach_workers_on_another_process(cluster, tmp_p
             refused = await a.wait(lambda f: f["type"] == "error", start=mark)
             assert refused["code"] == "requester_gone"
 
-            proc = _live_run(b_srv.url, requester, task_file, run_id)  # back, through the workers' process this time
+            proc = live_run(b_srv.url, requester, task_file, run_id)  # back, through the workers' process this time
             for w in (a, b):
                 await w.wait(lambda f: f["type"] == "requester_back")
                 state = await w.wait(lambda f: f["type"] == "state" and f.get("outcome") == "interrupted")
                 assert state["can_submit"] is True
                 assert (await asyncio.to_thread(w.submit)).status_code == 200
+            for w in (a, b):
+                await w.drop()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=LIMIT)
+
+    asyncio.run(scenario())
+
+
+def test_a_killed_server_process_holding_the_requester_is_announced_to_workers_elsewhere(cluster, tmp_path):  # type: ignore[no-untyped-def]
+    """SIGKILL the server process the requester's program is connected to: it says nothing, so the workers'
+    process must notice (its liveness key lapses) and tell them, within seconds."""
+    start, requester, _ = cluster
+    a_srv, b_srv = start(), start()
+    task_file = tmp_path / "task.py"
+    task_file.write_text(TASK)
+    run_id = "killed-server-" + secrets.token_hex(3)
+
+    async def scenario() -> None:
+        proc = live_run(a_srv.url, requester, task_file, run_id)
+        try:
+            a, b = await pair_in_world(b_srv, requester, run_id, a_srv)
+            a_srv.process.stop(signal.SIGKILL)
+            for w in (a, b):
+                gone = await w.wait(lambda f: f["type"] == "requester_gone", limit=VANISHED_LIMIT)
+                assert "return the HIT" in gone["message"]
+            mark = len(a.frames)
+            await a.say("anyone?")
+            refused = await a.wait(lambda f: f["type"] == "error", start=mark)
+            assert refused["code"] == "requester_gone"
+            for w in (a, b):
+                await w.drop()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=LIMIT)
+
+    asyncio.run(scenario())
+    assert events(b_srv, run_id, "requester_gone") == 1  # recorded once, though both workers were told
+
+
+def test_a_killed_server_process_holding_workers_is_announced_to_the_requester(cluster, tmp_path):  # type: ignore[no-untyped-def]
+    """SIGKILL the server process the workers are connected to: the requester's process records (and tells its
+    program) `worker_disconnected` for each, once, within seconds."""
+    start, requester, _ = cluster
+    a_srv, b_srv = start(), start()
+    task_file = tmp_path / "task.py"
+    task_file.write_text(TASK)
+    run_id = "killed-workers-" + secrets.token_hex(3)
+
+    async def scenario() -> None:
+        proc = live_run(a_srv.url, requester, task_file, run_id)
+        try:
+            a, b = await pair_in_world(b_srv, requester, run_id, a_srv)
+            b_srv.process.stop(signal.SIGKILL)
+            deadline = time.monotonic() + VANISHED_LIMIT
+            while events(a_srv, run_id, "worker_disconnected") < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert events(a_srv, run_id, "worker_disconnected") == 2
             for w in (a, b):
                 await w.drop()
         finally:

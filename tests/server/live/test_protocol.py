@@ -197,3 +197,50 @@ def test_control_characters_and_other_runs_assignments(server, requester, mturk)
         await other.close()
 
     asyncio.run(scenario())
+
+
+def test_a_database_out_of_connections_refuses_sockets_with_1013_not_an_http_500(server, requester, mturk, monkeypatch):  # type: ignore[no-untyped-def]
+    """While a socket opens, the database answers PostgreSQL's "too many clients" (a real driver error, raised
+    where the route reads the database): the socket gets an error frame and close code 1013 (try again later);
+    it used to fail the handshake with HTTP 500. Once the database answers again, both sides connect."""
+    from sqlalchemy.exc import OperationalError
+
+    from hitkit.server.api.dispatch import MTurkService
+    from hitkit.server.live import store
+    from tests.conftest import hit_params
+
+    def too_many_clients(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("SELECT", {}, Exception("FATAL: sorry, too many clients already"))
+
+    async def scenario() -> None:
+        run_id = "db-out-of-connections"
+        with monkeypatch.context() as m:
+            m.setattr(MTurkService, "_secret_for", too_many_clients)
+            ws = await requester_socket(server, requester, run_id)
+            frame = await recv(ws)
+            assert frame["code"] == "service_unavailable" and "Retry" in frame["message"]
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 30)
+            assert ws.close_code == 1013
+        req = await requester_socket(server, requester, run_id)
+        await recv(req, "welcome")
+        question = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
+                    f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/{run_id}</ExternalURL><FrameHeight>600</FrameHeight>'
+                    '</ExternalQuestion>')
+        hit_id = mturk.create_hit(**hit_params(Question=question, MaxAssignments=1))["HIT"]["HITId"]
+        worker = server.new_worker()
+        assignment_id = await asyncio.to_thread(server.accept, worker, hit_id)
+        sim = SimWorker(server, worker, run_id, hit_id, assignment_id)
+        with monkeypatch.context() as m:
+            m.setattr(store, "get_run", too_many_clients)
+            ws = await websockets.connect(sim.url, additional_headers={"Authorization": f"Bearer {worker.token}"})
+            assert (await recv(ws))["code"] == "service_unavailable"
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 30)
+            assert ws.close_code == 1013
+        w = await sim.connect()
+        await w.wait(lambda f: f["type"] == "history")
+        await w.drop()
+        await req.close()
+
+    asyncio.run(scenario())

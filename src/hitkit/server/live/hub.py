@@ -20,7 +20,10 @@ different processes. The database stays the source of truth and what each proces
   database when the worker joins and follows the `state` frames it forwards to that worker;
 - whether the requester is connected is remembered per run from the same frames (`requester_gone`,
   `requester_back`, `state`), and the run's config is read again from the database when the requester comes back;
-- `requester_gone` goes to every agent of the run in the database, wherever its worker is connected.
+- `requester_gone` goes to every agent of the run in the database, wherever its worker is connected;
+- a process killed outright says nothing: every other second each process asks the relay (`vanished`) whether
+  the requesters of its workers, or the workers of its requesters, were held by a process that died, and
+  announces those as disconnects (within about ALIVE_SECONDS + 2 s; redis_relay.py).
 """
 
 from __future__ import annotations
@@ -131,9 +134,17 @@ class LiveHub:
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
-        """Close connections that sent nothing (not even a ping) for the run's heartbeat_timeout."""
+        """Close connections that sent nothing (not even a ping) for the run's heartbeat_timeout; every other
+        second, announce peers whose server process died (`_announce_vanished`)."""
+        tick = 0
         while True:
             await asyncio.sleep(1.0)
+            tick += 1
+            if self.relay.distributed and tick % 2 == 0:
+                try:
+                    await self._announce_vanished()
+                except Exception:
+                    log.exception("live: looking for connections of processes that died")
             now = time.monotonic()
             for conn in self.relay.connections():
                 run_id = getattr(conn, "run_id", None)
@@ -142,6 +153,28 @@ class LiveHub:
                     conn.send(error_frame("heartbeat_timeout", f"Nothing was heard from you for {timeout:g} s; "
                                           "reconnect to continue."))
                     conn.close(4008, "heartbeat timeout")
+
+    async def _announce_vanished(self) -> None:
+        """A server process killed outright (SIGKILL, a host gone) cannot say its connections went. Ask the relay
+        which requesters of the workers here, and which workers of the requesters here, were held by a process that
+        died, and announce them as if they had disconnected: `requester_gone` to every worker of the run,
+        `worker_disconnected` (then the grace period) to the requester."""
+        mine = self.relay.connections()
+        worker_runs = {getattr(c, "run_id", None) for c in mine if c.key.startswith("worker:")}
+        requester_runs = {getattr(c, "run_id", None) for c in mine if c.key.startswith("requester:")}
+        runs = [r for r in worker_runs if r and self.requester_elsewhere.get(r)]
+        agents = [a for a in list(self.agents.values()) if a.run_id in requester_runs and a.connected
+                  and self.relay.local(worker_key(a.assignment_id)) is None]
+        keys = [requester_key(r) for r in runs] + [worker_key(a.assignment_id) for a in agents]
+        gone = await self.relay.vanished(keys) if keys else set()
+        for run_id in runs:
+            if requester_key(run_id) in gone:
+                log.warning("live: the server process holding the requester of %s died; telling its workers", run_id)
+                await self._requester_gone(run_id)
+        for agent in agents:
+            if worker_key(agent.assignment_id) in gone:
+                log.warning("live: the server process holding %s died; telling its requester", agent.assignment_id)
+                await self._worker_gone(agent.run_id, agent)
 
     async def run_config(self, run_id: str, fresh: bool = False) -> dict | None:
         if fresh or run_id not in self.configs:

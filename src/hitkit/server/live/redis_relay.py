@@ -17,8 +17,13 @@ Design: a key -> process directory plus one channel per process, not one channel
   single publisher task per process sends frames in the order `deliver` was called (pipelined), Redis keeps the
   order of one connection's publishes, and the receiving process handles its channel in order: the frames to one
   connection keep their order, as in one process.
+- Each process also keeps `PREFIX:alive:PROCESS` (TTL ALIVE_SECONDS, written every ALIVE_SECONDS/4). An entry
+  whose process is not alive is not held: a process killed with SIGKILL, or a host that dropped off, is noticed
+  within seconds instead of at the end of the entry's TTL.
 - `present(key)` (is the requester connected? is this worker?) answers from this process's connections first,
-  then from the directory.
+  then from the directory, counting only entries whose process is alive. `vanished(keys)` removes the entries of
+  dead processes and reports each to the one caller whose call removed it, so the hub announces it once
+  (`requester_gone` to the workers, `worker_disconnected` to the requester).
 - Frames that arrive from another process go through the hub's `on_remote` hook before they are sent on, so the
   hub can update what it caches per process (an agent's status, whether the requester is connected, the run's
   config) from the same ordered stream the browser sees.
@@ -48,10 +53,12 @@ from hitkit.server.live.relay import Conn, InProcessRelay
 log = logging.getLogger("hitkit.live")
 
 TTL_SECONDS = 30.0
+ALIVE_SECONDS = 6.0  # a process that has not said it is alive for this long is taken for dead
 MAX_PENDING = 200_000  # frames waiting to be published (Redis stopped answering)
 
 CLAIM = """
 local gen = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
 redis.call('PEXPIRE', KEYS[2], 86400000)
 local old = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. gen, 'PX', ARGV[2])
@@ -69,14 +76,32 @@ if not v then return 0 end
 local p = string.match(v, '^([^|]+)')
 return redis.call('PUBLISH', ARGV[1] .. p, ARGV[2])
 """
+PRESENT = """
+local out = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if not v then
+    out[i] = 0
+  elseif redis.call('EXISTS', ARGV[1] .. string.match(v, '^([^|]+)')) == 1 then
+    out[i] = 1
+  else
+    if ARGV[2] == '1' then redis.call('DEL', k) end
+    out[i] = 2
+  end
+end
+return out
+"""
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# An entry that is gone (taken for a dead process's while this one was stalled) is written again; one that another
+# claim replaced is left alone.
 REFRESH = """
 local n = 0
 for i, k in ipairs(KEYS) do
-  if redis.call('GET', k) == ARGV[i + 1] then redis.call('PEXPIRE', k, ARGV[1]); n = n + 1 end
+  local v = redis.call('GET', k)
+  if v == ARGV[i + 1] or not v then redis.call('SET', k, ARGV[i + 1], 'PX', ARGV[1]); n = n + 1 end
 end
 return n
 """
@@ -114,6 +139,7 @@ class RedisRelay(InProcessRelay):
         self.shown_url = redacted(url)
         self.process_id = secrets.token_hex(8)
         self.channel = f"{self.prefix}:p:{self.process_id}"
+        self.alive_key = f"{self.prefix}:alive:{self.process_id}"
         self.on_remote: Callable[[str, dict], Awaitable[None]] | None = None
         self.healthy = False
         self._pending: list[tuple[str, str]] = []
@@ -133,12 +159,13 @@ class RedisRelay(InProcessRelay):
         pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=32, timeout=20, decode_responses=True,
                                                        socket_connect_timeout=10, socket_timeout=30)
         self._redis = aioredis.Redis(connection_pool=pool)
-        for name, body in (("claim", CLAIM), ("deliver", DELIVER), ("release", RELEASE), ("refresh", REFRESH)):
+        for name, body in (("claim", CLAIM), ("deliver", DELIVER), ("release", RELEASE), ("refresh", REFRESH),
+                           ("present", PRESENT)):
             self._scripts[name] = self._redis.register_script(body)
         self._wake, self._ready = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._publish()),
-                       loop.create_task(self._refresh())]
+                       loop.create_task(self._refresh()), loop.create_task(self._heartbeat())]
 
     async def ready(self, limit: float = 5.0) -> None:
         """Wait (at most `limit` s) until this process's channel is subscribed; RelayUnavailable if it is not."""
@@ -178,8 +205,9 @@ class RedisRelay(InProcessRelay):
         """Make `conn` the holder of `key` everywhere (after `attach`); the previous holder elsewhere is closed."""
         await self.ready()
         try:
-            gen = await self._call("claim", [self._k("at", key), self._k("gen", key)],
-                                   [self.process_id, int(self.ttl * 1000), f"{self.prefix}:p:", key])
+            gen = await self._call("claim", [self._k("at", key), self._k("gen", key), self.alive_key],
+                                   [self.process_id, int(self.ttl * 1000), f"{self.prefix}:p:", key,
+                                    int(ALIVE_SECONDS * 1000)])
         except Exception as e:  # this connection is refused; the subscription (and its failure) decides for the rest
             log.warning("live relay: claiming %s in Redis at %s failed: %r", key, self.shown_url, e)
             raise RelayUnavailable(UNAVAILABLE) from e
@@ -206,15 +234,25 @@ class RedisRelay(InProcessRelay):
         rest = [k for k in keys if k not in here]
         if not rest or not self.healthy:
             return here
+        return here | {k for k, state in (await self._holders(rest, reap=False)).items() if state == 1}
+
+    async def vanished(self, keys: list[str]) -> set[str]:
+        """Those of `keys` whose holder process died without letting go; their entries are removed, so each is
+        reported once, to the caller whose call removed it."""
+        rest = [k for k in keys if k not in self._conns]
+        if not rest or not self.healthy:
+            return set()
+        return {k for k, state in (await self._holders(rest, reap=True)).items() if state == 2}
+
+    async def _holders(self, keys: list[str], reap: bool) -> dict[str, int]:
+        """key -> 0 (nobody holds it), 1 (a live process does), 2 (a dead process did); {} when Redis cannot say."""
         try:
-            try:
-                values = await self._redis.mget([self._k("at", k) for k in rest])
-            except (aioredis.ConnectionError, aioredis.TimeoutError):  # a connection from before a restart: again
-                values = await self._redis.mget([self._k("at", k) for k in rest])
+            states = await self._call("present", [self._k("at", k) for k in keys],
+                                      [f"{self.prefix}:alive:", "1" if reap else "0"])
         except Exception as e:
             log.warning("live relay: presence lookup in Redis at %s failed: %r", self.shown_url, e)
-            return here
-        return here | {k for k, v in zip(rest, values) if v}
+            return {}
+        return dict(zip(keys, (int(x) for x in states)))
 
     async def _call(self, script: str, keys: list[str], args: list[Any]) -> Any:
         """Run a script; once more if the pooled connection died (Redis restarted). Not for `deliver`: a frame is
@@ -232,6 +270,8 @@ class RedisRelay(InProcessRelay):
                 await task
         self._tasks = []
         if self._redis is not None:
+            with contextlib.suppress(Exception):  # the others need not wait ALIVE_SECONDS to know
+                await self._redis.delete(self.alive_key)
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
 
@@ -327,11 +367,22 @@ class RedisRelay(InProcessRelay):
     async def _refresh(self) -> None:
         while True:
             await asyncio.sleep(self.ttl / 3)
-            held = [(k, c.claim[1]) for k, c in list(self._conns.items()) if getattr(c, "claim", None)]
+            held = [(k, c) for k, c in list(self._conns.items()) if getattr(c, "claim", None)]
             if not held or not self.healthy:
                 continue
             try:
                 await self._call("refresh", [self._k("at", k) for k, _ in held],
-                                 [int(self.ttl * 1000), *[v for _, v in held]])
+                                 [int(self.ttl * 1000), *[c.claim[1] for _, c in held]])
             except Exception as e:
                 self._fail(f"refresh failed: {e!r}")
+                continue
+            for key, conn in held:  # let go of what was released while the refresh was on its way (it rewrote it)
+                if self._conns.get(key) is not conn:
+                    await self.release(key, conn)
+
+    async def _heartbeat(self) -> None:
+        """Say this process is alive (a failure is the subscription's to notice and report)."""
+        while True:
+            with contextlib.suppress(Exception):
+                await self._redis.set(self.alive_key, "1", px=int(ALIVE_SECONDS * 1000))
+            await asyncio.sleep(ALIVE_SECONDS / 4)

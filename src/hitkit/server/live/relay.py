@@ -2,7 +2,7 @@
 (`worker:ASSIGNMENT`). `Relay` is the small interface the hub uses; `InProcessRelay` serves one server process.
 `RedisRelay` (redis_relay.py) serves several processes or hosts: frames for keys held by another process go
 through Redis, and `present` answers across processes. The async half of the interface (`claim`, `release`,
-`present`, `present_many`) is trivial here.
+`present`, `present_many`, `vanished`) is trivial here.
 
 Each connection has its own outgoing queue and sender task, so one slow browser never holds up the others and
 frames to one connection keep their order; a connection whose queue overflows is closed (it would be stale).
@@ -96,6 +96,7 @@ class Relay(Protocol):
     async def release(self, key: str, conn: Conn) -> None: ...
     async def present(self, key: str) -> bool: ...
     async def present_many(self, keys: list[str]) -> set[str]: ...
+    async def vanished(self, keys: list[str]) -> set[str]: ...
     async def close(self) -> None: ...
 
 
@@ -139,6 +140,10 @@ class InProcessRelay:
 
     async def present_many(self, keys: list[str]) -> set[str]:
         return {k for k in keys if k in self._conns}
+
+    async def vanished(self, keys: list[str]) -> set[str]:
+        """Keys whose holder process died without letting go: none, when every holder is this process."""
+        return set()
 
     async def close(self) -> None:
         return None

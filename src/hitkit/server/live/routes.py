@@ -9,17 +9,19 @@ a server error.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from hitkit.server.api.errors import AuthError
+from hitkit.server.api.errors import AuthError, database_unavailable
 from hitkit.server.domain.accounts import token_subject
 from hitkit.server.domain.web_accounts import web_secret
 from hitkit.server.live import store
@@ -28,6 +30,8 @@ from hitkit.server.live.protocol import RUN_ID, dumps, error_frame
 from hitkit.server.live.tokens import check_token, make_token
 from hitkit.server.runtime import Runtime
 from hitkit.server.web.site import environment, visitor
+
+log = logging.getLogger("hitkit.live")
 
 PREVIEW_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
 MOBILE = re.compile(r"Mobi|Android|iPhone|iPad|iPod|Windows Phone", re.IGNORECASE)
@@ -45,6 +49,16 @@ async def _refuse(ws: WebSocket, code: int, error: str, message: str) -> None:
     await ws.close(code, error)
 
 
+async def _refuse_unavailable(ws: WebSocket, error: Exception) -> None:
+    """A database that is down, full or out of connections while a socket opens: an error frame and 1013 (try
+    again later), not an HTTP 500 for the handshake. Other errors are bugs: raised."""
+    unavailable = database_unavailable(error)
+    if unavailable is None:
+        raise error
+    log.error("live: database unavailable on %s: %s", ws.url.path, getattr(error, "orig", error))
+    await _refuse(ws, 1013, "service_unavailable", unavailable.message)
+
+
 async def requester_socket(ws: WebSocket) -> None:
     runtime: Runtime = ws.app.state.runtime
     run_id = ws.path_params["run_id"]
@@ -56,6 +70,9 @@ async def requester_socket(ws: WebSocket) -> None:
         requester_id = await runtime.run(lambda: runtime.service.authenticate(headers, b"", ws.url.path, method="GET"))
     except AuthError as e:
         await _refuse(ws, 4401, e.type_name, e.message)
+        return
+    except (DBAPIError, PoolTimeout) as e:
+        await _refuse_unavailable(ws, e)
         return
     await ws.accept()
     await hub_for(ws.app).requester_session(ws, run_id, requester_id)
@@ -120,6 +137,9 @@ async def worker_socket(ws: WebSocket) -> None:
         row, problem = await runtime.transaction(check, read_only=True)
     except DataError:
         row, problem = None, "This assignment does not exist."
+    except (DBAPIError, PoolTimeout) as e:
+        await _refuse_unavailable(ws, e)
+        return
     if problem is not None:
         code = 4401 if "token" in problem else 4403
         await _refuse(ws, code, "not_allowed", problem)
