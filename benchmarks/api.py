@@ -41,7 +41,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 HERE = Path(__file__).resolve().parent
 BARE_APP = HERE / "bare_insert_app.py"
@@ -274,6 +274,12 @@ def drop_pg_url(url: str) -> None:
     engine = create_engine(PG_BASE)
     try:
         with engine.begin() as conn:
+            # a query of the stopped server can outlive it (PostgreSQL notices the client is gone only when it
+            # answers) and would hold the schema's locks: end every backend of that server first
+            name = parse_qs(urlsplit(url).query).get("application_name", [""])[0]
+            if name:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE application_name = :n AND pid <> pg_backend_pid()"), {"n": name})
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     finally:
         engine.dispose()

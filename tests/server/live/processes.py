@@ -3,6 +3,7 @@ server (support.py), the requester's program (`hitkit live run`) in a process of
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -10,15 +11,17 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import orjson
+import redis
 from sqlalchemy import select
 
 from hitkit.server.domain import accounts
 from hitkit.server.store import db
 from hitkit.server.store.tables import live_events
-from tests.server.live.support import SimWorker, join, wait_for_hits
+from tests.server.live.support import LIMIT, SimWorker, join, wait_for_hits
 from tests.support.processes import ServerProcess
 from tests.support.server import Requester, Worker
 
@@ -85,6 +88,40 @@ def live_run(url: str, requester: Requester, task_file: Path, run_id: str) -> su
         [sys.executable, "-m", "hitkit.cli.main", "live", "run", str(task_file), "--endpoint-url", url,
          "--conversations", "1", "--reward", "0.40", "--run", run_id, "--settle-timeout", "5"],
         env=env, stdout=subprocess.DEVNULL, stderr=open(f"{task_file}.log", "a"), text=True)
+
+
+@contextlib.contextmanager
+def live_runner(url: str, requester: Requester, folder: Path, run_id: str) -> Iterator[subprocess.Popen]:
+    """`live_run` of TASK (written to `folder`/task.py), killed afterwards if it is still running."""
+    task_file = folder / "task.py"
+    task_file.write_text(TASK)
+    proc = live_run(url, requester, task_file, run_id)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=LIMIT)
+
+
+def redis_server(*, port: int | None = None, folder: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """A Redis of the test's own, without persistence: on 127.0.0.1:`port`, or only on a Unix socket in `folder`
+    (whose path must be short); the process and its URL once it answers."""
+    if folder is not None:
+        where = ["--port", "0", "--unixsocket", str(folder / "redis.sock"), "--unixsocketperm", "700"]
+        url = f"unix://{folder / 'redis.sock'}"
+    else:
+        where, url = ["--port", str(port), "--bind", "127.0.0.1"], f"redis://127.0.0.1:{port}/0"
+    proc = subprocess.Popen(["redis-server", *where, "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + LIMIT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.RedisError, OSError):
+            if redis.Redis.from_url(url, socket_connect_timeout=1).ping():
+                return proc, url
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("redis-server did not start")
 
 
 VANISHED_LIMIT = 20.0  # s: well inside the directory entries' 30 s TTL, which alone would never announce it

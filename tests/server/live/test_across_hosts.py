@@ -12,16 +12,13 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 
-from tests.server.live.processes import TASK, VANISHED_LIMIT, Proc, events, live_run, pair_in_world
+from tests.server.live.processes import VANISHED_LIMIT, Proc, events, live_runner, pair_in_world, redis_server
 from tests.server.live.support import LIMIT, SimWorker
 from tests.support.namespaces import Namespaces, RoundRobinProxy, pg_schema_over_socket, require_root
 from tests.support.processes import ServerProcess, hitkit_json
@@ -29,24 +26,6 @@ from tests.support.server import Requester
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PORT = 8642
-
-
-def _redis_on_socket(folder: Path) -> tuple[subprocess.Popen, str]:
-    """A Redis of the test's own, listening only on a Unix socket in `folder`; its URL."""
-    sock = folder / "redis.sock"
-    proc = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"unix://{sock}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if sock.exists() and redis.Redis.from_url(url).ping():
-                return proc, url
-        except redis.RedisError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("redis-server did not start on its Unix socket")
 
 
 @pytest.fixture()
@@ -60,7 +39,7 @@ def hosts(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL_MTURK", "HITKIT_DATABASE_URL"):
         monkeypatch.delenv(var, raising=False)
     short = Path(tempfile.mkdtemp(prefix="hkr"))  # a Unix socket's path must be short
-    redis_proc, redis_url = _redis_on_socket(short)
+    redis_proc, redis_url = redis_server(folder=short)
     started: list[Proc] = []
     try:
         with pg_schema_over_socket() as url, Namespaces() as ns:
@@ -88,8 +67,6 @@ def hosts(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 def test_a_conversation_across_two_hosts_and_the_requesters_host_killed(hosts, tmp_path):  # type: ignore[no-untyped-def]
     (h0, h1), requester = hosts
     assert h0.url != h1.url and "127.0.0.1" not in h0.url + h1.url
-    task_file = tmp_path / "task.py"
-    task_file.write_text(TASK)
     run_id = "across-hosts-" + secrets.token_hex(3)
 
     # The requester's program reaches host 0 through a proxy on 127.0.0.1, as it would through the load balancer's
@@ -97,8 +74,7 @@ def test_a_conversation_across_two_hosts_and_the_requesters_host_killed(hosts, t
     front = RoundRobinProxy([(urlsplit(h0.url).hostname, PORT)])
 
     async def scenario() -> None:
-        runner = live_run(f"http://127.0.0.1:{front.port}", requester, task_file, run_id)
-        try:
+        with live_runner(f"http://127.0.0.1:{front.port}", requester, tmp_path, run_id):
             a, b = await pair_in_world(h1, requester, run_id, h0)  # the requester on host 0, the workers on host 1
 
             # `a` opens the task again through host 0: the window on host 1 is closed, the history follows
@@ -115,10 +91,6 @@ def test_a_conversation_across_two_hosts_and_the_requesters_host_killed(hosts, t
             gone = await b.wait(lambda f: f["type"] == "requester_gone", limit=VANISHED_LIMIT)
             assert "return the HIT" in gone["message"]
             await b.drop()
-        finally:
-            if runner.poll() is None:
-                runner.kill()
-            runner.wait(timeout=LIMIT)
 
     try:
         asyncio.run(scenario())

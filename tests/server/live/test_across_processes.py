@@ -10,13 +10,12 @@ import asyncio
 import os
 import secrets
 import signal
-import subprocess
 import time
 
 import pytest
 
 from hitkit.requester.live import LiveTask
-from tests.server.live.processes import TASK, VANISHED_LIMIT, Proc, events, live_run, pair_in_world
+from tests.server.live.processes import VANISHED_LIMIT, Proc, events, live_runner, pair_in_world, redis_server
 from tests.server.live.support import LIMIT, SimWorker, finish, join, start_runner, wait_for_hits
 from tests.support.processes import ServerProcess, hitkit_json
 from tests.support.server import Requester, drop_database, fresh_database_url
@@ -143,13 +142,10 @@ def test_requester_on_one_process_workers_on_another_with_a_reconnect_across(clu
 def test_requester_gone_and_back_reach_workers_on_another_process(cluster, tmp_path):  # type: ignore[no-untyped-def]
     start, requester, _ = cluster
     a_srv, b_srv = start(), start()
-    task_file = tmp_path / "task.py"
-    task_file.write_text(TASK)
     run_id = "across-restart-" + secrets.token_hex(3)
 
     async def scenario() -> None:
-        proc = live_run(a_srv.url, requester, task_file, run_id)
-        try:
+        with live_runner(a_srv.url, requester, tmp_path, run_id) as proc:
             a, b = await pair_in_world(b_srv, requester, run_id, a_srv)
 
             proc.send_signal(signal.SIGKILL)  # the requester's process, connected to the other server process, dies
@@ -162,7 +158,7 @@ def test_requester_gone_and_back_reach_workers_on_another_process(cluster, tmp_p
             refused = await a.wait(lambda f: f["type"] == "error", start=mark)
             assert refused["code"] == "requester_gone"
 
-            proc = live_run(b_srv.url, requester, task_file, run_id)  # back, through the workers' process this time
+        with live_runner(b_srv.url, requester, tmp_path, run_id):  # back, through the workers' process this time
             for w in (a, b):
                 await w.wait(lambda f: f["type"] == "requester_back")
                 state = await w.wait(lambda f: f["type"] == "state" and f.get("outcome") == "interrupted")
@@ -170,10 +166,6 @@ def test_requester_gone_and_back_reach_workers_on_another_process(cluster, tmp_p
                 assert (await asyncio.to_thread(w.submit)).status_code == 200
             for w in (a, b):
                 await w.drop()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=LIMIT)
 
     asyncio.run(scenario())
 
@@ -183,13 +175,10 @@ def test_a_killed_server_process_holding_the_requester_is_announced_to_workers_e
     process must notice (its liveness key lapses) and tell them, within seconds."""
     start, requester, _ = cluster
     a_srv, b_srv = start(), start()
-    task_file = tmp_path / "task.py"
-    task_file.write_text(TASK)
     run_id = "killed-server-" + secrets.token_hex(3)
 
     async def scenario() -> None:
-        proc = live_run(a_srv.url, requester, task_file, run_id)
-        try:
+        with live_runner(a_srv.url, requester, tmp_path, run_id):
             a, b = await pair_in_world(b_srv, requester, run_id, a_srv)
             a_srv.process.stop(signal.SIGKILL)
             for w in (a, b):
@@ -201,10 +190,6 @@ def test_a_killed_server_process_holding_the_requester_is_announced_to_workers_e
             assert refused["code"] == "requester_gone"
             for w in (a, b):
                 await w.drop()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=LIMIT)
 
     asyncio.run(scenario())
     assert events(b_srv, run_id, "requester_gone") == 1  # recorded once, though both workers were told
@@ -215,13 +200,10 @@ def test_a_killed_server_process_holding_workers_is_announced_to_the_requester(c
     program) `worker_disconnected` for each, once, within seconds."""
     start, requester, _ = cluster
     a_srv, b_srv = start(), start()
-    task_file = tmp_path / "task.py"
-    task_file.write_text(TASK)
     run_id = "killed-workers-" + secrets.token_hex(3)
 
     async def scenario() -> None:
-        proc = live_run(a_srv.url, requester, task_file, run_id)
-        try:
+        with live_runner(a_srv.url, requester, tmp_path, run_id):
             a, b = await pair_in_world(b_srv, requester, run_id, a_srv)
             b_srv.process.stop(signal.SIGKILL)
             deadline = time.monotonic() + VANISHED_LIMIT
@@ -230,10 +212,6 @@ def test_a_killed_server_process_holding_workers_is_announced_to_the_requester(c
             assert events(a_srv, run_id, "worker_disconnected") == 2
             for w in (a, b):
                 await w.drop()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=LIMIT)
 
     asyncio.run(scenario())
 
@@ -275,20 +253,6 @@ def test_conversations_on_a_two_process_server(cluster):  # type: ignore[no-unty
     asyncio.run(scenario())
 
 
-def _redis_server(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import socket
-
-    for _ in range(int(LIMIT / 0.05)):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("redis-server did not start")
-
-
 def test_a_redis_outage_closes_live_connections_and_the_server_keeps_serving(cluster):  # type: ignore[no-untyped-def]
     import shutil
 
@@ -298,7 +262,7 @@ def test_a_redis_outage_closes_live_connections_and_the_server_keeps_serving(clu
         pytest.skip("redis-server is not installed")
     start, requester, _ = cluster
     port = free_port()
-    redis_proc = _redis_server(port)
+    redis_proc, _ = redis_server(port=port)
     try:
         srv = start(redis_url=f"redis://127.0.0.1:{port}/0")
 
@@ -325,7 +289,7 @@ def test_a_redis_outage_closes_live_connections_and_the_server_keeps_serving(clu
                 assert refused["code"] == "relay_unavailable"
                 await again.drop()
                 # Redis is back: a reconnect works again
-                restarted = _redis_server(port)
+                restarted, _ = redis_server(port=port)
                 try:
                     for _ in range(int(LIMIT / 0.5)):
                         back = await SimWorker(srv, w.worker, runner.run_id, w.hit_id, w.assignment_id).connect()

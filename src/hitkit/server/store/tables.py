@@ -144,7 +144,7 @@ assignments = Table(
     Column("ended_time", Float),  # returned/abandoned
     Column("answer", Text),
     Column("requester_feedback", Text),
-    Index("ix_assignments_hit_status", "hit_id", "status"),
+    Index("ix_assignments_hit_status_deadline", "hit_id", "status", "deadline"),  # see migration 0006
     Index("ix_assignments_worker_hit", "worker_id", "hit_id"),
     Index("ix_assignments_status_deadline", "status", "deadline"),
     Index("ix_assignments_status_auto", "status", "auto_approval_time"),
