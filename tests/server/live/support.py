@@ -14,6 +14,7 @@ import orjson
 import websockets
 
 from hitkit.requester.live import LiveRunner, LiveTask
+from tests.conftest import hit_params
 from tests.support.server import Requester, RunningServer, Worker
 
 LIMIT = 60.0  # seconds: a bound for a wait that should end far sooner
@@ -129,3 +130,14 @@ def start_runner(server: RunningServer, requester: Requester, task: LiveTask, **
 
 async def finish(task: asyncio.Task, limit: float = LIMIT) -> Any:
     return await asyncio.wait_for(task, limit)
+
+
+async def accepted_live_hit(server: RunningServer, mturk, run_id: str) -> tuple[Worker, str, str]:  # type: ignore[no-untyped-def]
+    """A HIT (one assignment) whose ExternalQuestion is the run's live page, accepted by a new worker:
+    (worker, HIT id, assignment id)."""
+    question = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
+                f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/{run_id}</ExternalURL><FrameHeight>600</FrameHeight>'
+                '</ExternalQuestion>')
+    hit_id = mturk.create_hit(**hit_params(Question=question, MaxAssignments=1))["HIT"]["HITId"]
+    worker = server.new_worker()
+    return worker, hit_id, await asyncio.to_thread(server.accept, worker, hit_id)

@@ -10,8 +10,7 @@ import re
 import websockets
 
 from hitkit.requester.live import LiveTask
-from tests.conftest import hit_params
-from tests.server.live.support import join, start_runner, wait_for_hits, ws_base
+from tests.server.live.support import accepted_live_hit, join, start_runner, wait_for_hits, ws_base
 from tests.server.live.test_protocol import recv, requester_socket
 
 PHONE = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
@@ -26,12 +25,7 @@ def test_live_page_checks(server, requester, mturk):  # type: ignore[no-untyped-
 
     async def scenario() -> None:
         ws = await open_run()
-        question = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
-                    f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/page-run</ExternalURL><FrameHeight>600</FrameHeight>'
-                    '</ExternalQuestion>')
-        hit_id = mturk.create_hit(**hit_params(Question=question, MaxAssignments=1))["HIT"]["HITId"]
-        worker = server.new_worker()
-        aid = await asyncio.to_thread(server.accept, worker, hit_id)
+        worker, hit_id, aid = await accepted_live_hit(server, mturk, "page-run")
         http = server.http
         preview = http.get("/live/page-run", params={"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": hit_id})
         assert preview.status_code == 200 and "Chat &lt;b&gt;now&lt;/b&gt;" in preview.text and "A live chat." in preview.text

@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from hitkit.requester.live.connection import signed_headers
-from tests.server.live.support import SimWorker, ws_base
+from tests.server.live.support import SimWorker, accepted_live_hit, ws_base
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -91,18 +91,11 @@ def test_bad_frames_get_error_frames_and_the_connection_stays(server, requester)
 
 
 def test_worker_auth_bad_frames_requester_gone_and_back(server, requester, mturk):  # type: ignore[no-untyped-def]
-    from tests.conftest import hit_params
-
     async def scenario() -> None:
         run_id = "gone-and-back"
         req = await requester_socket(server, requester, run_id)
         await recv(req, "welcome")
-        question = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
-                    f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/{run_id}</ExternalURL><FrameHeight>600</FrameHeight>'
-                    '</ExternalQuestion>')
-        hit_id = mturk.create_hit(**hit_params(Question=question, MaxAssignments=1))["HIT"]["HITId"]
-        worker = server.new_worker()
-        assignment_id = await asyncio.to_thread(server.accept, worker, hit_id)
+        worker, hit_id, assignment_id = await accepted_live_hit(server, mturk, run_id)
         # another worker's token, a made-up token, and a page token for another assignment are refused
         intruder = server.new_worker()
         sim = SimWorker(server, intruder, run_id, hit_id, assignment_id)
@@ -167,8 +160,6 @@ def test_silent_connection_is_closed_by_the_heartbeat_check(server, requester, m
 
 
 def test_control_characters_and_other_runs_assignments(server, requester, mturk):  # type: ignore[no-untyped-def]
-    from tests.conftest import hit_params
-
     async def scenario() -> None:
         ws = await requester_socket(server, requester, "nul-run")
         await recv(ws, "welcome")
@@ -183,12 +174,7 @@ def test_control_characters_and_other_runs_assignments(server, requester, mturk)
         await other.send(orjson.dumps({"type": "hello", "name": "a\x00b", "config": {"title": "t\x00"}}).decode())
         assert (await recv(other, "welcome"))["run_id"] == "nul-name"  # control characters dropped from the name
         # an assignment of this requester's HIT for another run cannot join this one
-        question = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
-                    f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/nul-run-2</ExternalURL><FrameHeight>600</FrameHeight>'
-                    '</ExternalQuestion>')
-        hit_id = mturk.create_hit(**hit_params(Question=question, MaxAssignments=1))["HIT"]["HITId"]
-        worker = server.new_worker()
-        aid = await asyncio.to_thread(server.accept, worker, hit_id)
+        worker, hit_id, aid = await accepted_live_hit(server, mturk, "nul-run-2")
         sim = SimWorker(server, worker, "nul-run", hit_id, aid)
         sock = await websockets.connect(sim.url, additional_headers={"Authorization": f"Bearer {worker.token}"})
         frame = await recv(sock)
@@ -207,8 +193,6 @@ def test_a_database_out_of_connections_refuses_sockets_with_1013_not_an_http_500
 
     from hitkit.server.api.dispatch import MTurkService
     from hitkit.server.live import store
-    from tests.conftest import hit_params
-
     def too_many_clients(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OperationalError("SELECT", {}, Exception("FATAL: sorry, too many clients already"))
 
@@ -224,12 +208,7 @@ def test_a_database_out_of_connections_refuses_sockets_with_1013_not_an_http_500
             assert ws.close_code == 1013
         req = await requester_socket(server, requester, run_id)
         await recv(req, "welcome")
-        question = ('<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/'
-                    f'ExternalQuestion.xsd"><ExternalURL>{server.url}/live/{run_id}</ExternalURL><FrameHeight>600</FrameHeight>'
-                    '</ExternalQuestion>')
-        hit_id = mturk.create_hit(**hit_params(Question=question, MaxAssignments=1))["HIT"]["HITId"]
-        worker = server.new_worker()
-        assignment_id = await asyncio.to_thread(server.accept, worker, hit_id)
+        worker, hit_id, assignment_id = await accepted_live_hit(server, mturk, run_id)
         sim = SimWorker(server, worker, run_id, hit_id, assignment_id)
         with monkeypatch.context() as m:
             m.setattr(store, "get_run", too_many_clients)
