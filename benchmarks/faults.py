@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--workers", type=int, default=200)
     p.add_argument("--requesters", type=int, default=2)
-    p.add_argument("--hits", type=int, default=8000)
+    p.add_argument("--hits", type=int, default=16000)  # enough that work goes on to the end of the window
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--create-procs", type=int, default=2)
     args = p.parse_args(argv)

@@ -14,13 +14,14 @@ of S seconds:
 
 Reported per setup: assignments/s (acknowledged submissions / window), worker cycle (accept + submit) latency
 p50 / p99, requester call latency p50 / p99, approvals/s, errors (HTTP 5xx, connection errors, other refusals),
+where the CPU went per assignment (server, PostgreSQL and kernel, load generator, requesters; api.cpu_census),
 and the audit, read from the database after the window: every acknowledged submission present (none lost), no
 HIT with two live assignments (none duplicated), every acknowledged approval Approved with exactly one reward row
 in the ledger, every acknowledged bonus exactly once in `bonuses`. Everything is on 127.0.0.1; every loop ends
 with its window; the run stops by itself.
 
     python benchmarks/load.py --quick                  # 300 workers, 6,000 HITs, 20 s windows: ~3 minutes
-    python benchmarks/load.py                          # 2,000 workers, 100,000 HITs, 300 s windows (~35 min)
+    python benchmarks/load.py                          # 2,000 workers, 100,000 HITs, 300 s windows (~31 min)
     python benchmarks/load.py --setups postgres:1,postgres:2 --seconds 60 --hits 30000 --workers 1000
 
 See benchmarks/README.md ("load.py").
