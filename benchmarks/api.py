@@ -84,12 +84,18 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- processes and CPU time
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
+def _proc_stat(pid: int | str) -> tuple[str, int, float]:
+    """A process's name, parent pid, and utime + stime (all its threads) in seconds, from /proc/PID/stat."""
     with open(f"/proc/{pid}/stat") as f:
         data = f.read()
-    fields = data.rsplit(")", 1)[1].split()  # fields[0] is field 3 (state); utime and stime are fields 14 and 15
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    name, rest = data.split(" (", 1)[1].rsplit(")", 1)
+    fields = rest.split()  # fields[0] is field 3 (state); ppid is field 4; utime and stime are fields 14 and 15
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    return _proc_stat(pid)[2]
 
 
 def cpu_census(groups: dict[str, set[int]]) -> dict:
@@ -102,14 +108,10 @@ def cpu_census(groups: dict[str, set[int]]) -> dict:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                data = f.read()
-        except OSError:
+            name, parents[int(entry)], used = _proc_stat(entry)
+        except OSError:  # gone meanwhile
             continue
-        name, rest = data.split(" (", 1)[1].rsplit(")", 1)
-        fields = rest.split()
-        parents[int(entry)] = int(fields[1])
-        procs[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+        procs[int(entry)] = (name, used)
     tagged = {}
     for pid, (name, t) in procs.items():
         group, p, hops = None, pid, 0

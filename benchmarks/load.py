@@ -45,7 +45,8 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api import ChildServer, _no_proxy_env, census_delta, cpu_census, drop_pg_url, fresh_pg_url, hitkit_cli, server_log_errors  # noqa: E402
+from api import (ChildServer, _no_proxy_env, census_delta, cpu_census, drop_pg_url, fresh_pg_url, hitkit_cli,  # noqa: E402
+                 server_log_errors)
 from worker_flow import _RawConnection, _create_hits_part  # noqa: E402
 
 T0 = time.monotonic()

@@ -13,12 +13,14 @@ import uuid
 
 import httpx
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout  # no pooled connection came free
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 
 from hitkit import __version__
 from hitkit.server.clock import Clock
@@ -105,15 +107,22 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
-async def _database_error(request: Request, exc: Exception) -> Response:
-    """A database that is down or full answers 503 (retry later; nothing was stored), never a bare 500."""
+async def _database_error(request: Request | WebSocket, exc: Exception) -> Response | None:
+    """A database that is down, full or out of connections answers 503 (retry later; nothing was stored), never a
+    bare 500; a live socket gets an error frame and close code 1013 (try again later) instead of a failed
+    handshake."""
     unavailable = database_unavailable(exc)
+    where = f"{request.scope.get('method', 'WEBSOCKET')} {request.url.path}"
     if unavailable is None:
-        log.error("internal database error on %s %s", request.method, request.url.path, exc_info=exc)
+        log.error("internal database error on %s", where, exc_info=exc)
         status, code, message = 500, "InternalError", "An internal error in hitkit; it was logged."
     else:
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, getattr(exc, "orig", exc))
+        log.error("database unavailable on %s: %s", where, getattr(exc, "orig", exc))
         status, code, message = 503, unavailable.type_name, unavailable.message
+    if isinstance(request, WebSocket):
+        await live_routes.refuse(request, 1013 if unavailable else 1011,
+                                 "service_unavailable" if unavailable else "internal_error", message)
+        return None
     if request.url.path.startswith("/api/") or request.url.path.startswith("/mturk/"):
         return error_response(status, code, message)
     return site.render(request, None, "error.html", status=status, title="Try again shortly", message=message)
@@ -213,7 +222,8 @@ def create_app(config: ServerConfig, clock: Clock | None = None) -> "MTurkFrontD
         *live_routes.routes,
         *console_live_pages.routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _http_error, 405: _http_error, DBAPIError: _database_error})
+    handlers = {404: _http_error, 405: _http_error, DBAPIError: _database_error, PoolTimeout: _database_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.runtime = runtime
     app.state.sweeper_status = {}
     return MTurkFrontDoor(app, runtime)  # type: ignore[return-value]

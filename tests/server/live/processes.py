@@ -84,10 +84,11 @@ def live_run(url: str, requester: Requester, task_file: Path, run_id: str) -> su
     """`hitkit live run` for one conversation; what it prints goes to `task_file` + ".log" (read it when it fails)."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": requester.access_key, "AWS_SECRET_ACCESS_KEY": requester.secret,
            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_DEFAULT_REGION": "us-east-1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "hitkit.cli.main", "live", "run", str(task_file), "--endpoint-url", url,
-         "--conversations", "1", "--reward", "0.40", "--run", run_id, "--settle-timeout", "5"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(f"{task_file}.log", "a"), text=True)
+    with open(f"{task_file}.log", "a") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "hitkit.cli.main", "live", "run", str(task_file), "--endpoint-url", url,
+             "--conversations", "1", "--reward", "0.40", "--run", run_id, "--settle-timeout", "5"],
+            env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
 
 
 @contextlib.contextmanager

@@ -9,19 +9,18 @@ a server error.
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import re
 import time
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DataError, DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 
-from hitkit.server.api.errors import AuthError, database_unavailable
+from hitkit.server.api.errors import AuthError
 from hitkit.server.domain.accounts import token_subject
 from hitkit.server.domain.web_accounts import web_secret
 from hitkit.server.live import store
@@ -30,8 +29,6 @@ from hitkit.server.live.protocol import RUN_ID, dumps, error_frame
 from hitkit.server.live.tokens import check_token, make_token
 from hitkit.server.runtime import Runtime
 from hitkit.server.web.site import environment, visitor
-
-log = logging.getLogger("hitkit.live")
 
 PREVIEW_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
 MOBILE = re.compile(r"Mobi|Android|iPhone|iPad|iPod|Windows Phone", re.IGNORECASE)
@@ -43,36 +40,29 @@ PAGE_HEADERS = {"Content-Security-Policy": LIVE_CSP, "X-Content-Type-Options": "
                 "Referrer-Policy": "no-referrer"}
 
 
-async def _refuse(ws: WebSocket, code: int, error: str, message: str) -> None:
-    await ws.accept()
-    await ws.send_text(dumps(error_frame(error, message)))
-    await ws.close(code, error)
-
-
-async def _refuse_unavailable(ws: WebSocket, error: Exception) -> None:
-    """A database that is down, full or out of connections while a socket opens: an error frame and 1013 (try
-    again later), not an HTTP 500 for the handshake. Other errors are bugs: raised."""
-    unavailable = database_unavailable(error)
-    if unavailable is None:
-        raise error
-    log.error("live: database unavailable on %s: %s", ws.url.path, getattr(error, "orig", error))
-    await _refuse(ws, 1013, "service_unavailable", unavailable.message)
+async def refuse(ws: WebSocket, code: int, error: str, message: str) -> None:
+    """An error frame, then close with `code`; accepted first if it was not (a refused handshake would reach the
+    browser as a bare HTTP status). Nothing to do if the socket is closed already."""
+    if ws.application_state == WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(Exception):  # the peer may be gone
+        if ws.application_state == WebSocketState.CONNECTING:
+            await ws.accept()
+        await ws.send_text(dumps(error_frame(error, message)))
+        await ws.close(code, error)
 
 
 async def requester_socket(ws: WebSocket) -> None:
     runtime: Runtime = ws.app.state.runtime
     run_id = ws.path_params["run_id"]
     if not RUN_ID.match(run_id):
-        await _refuse(ws, 4404, "bad_run_id", "A run id is 1-64 letters, digits, '_', '-' or '.'.")
+        await refuse(ws, 4404, "bad_run_id", "A run id is 1-64 letters, digits, '_', '-' or '.'.")
         return
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in ws.scope["headers"]}
     try:
         requester_id = await runtime.run(lambda: runtime.service.authenticate(headers, b"", ws.url.path, method="GET"))
     except AuthError as e:
-        await _refuse(ws, 4401, e.type_name, e.message)
-        return
-    except (DBAPIError, PoolTimeout) as e:
-        await _refuse_unavailable(ws, e)
+        await refuse(ws, 4401, e.type_name, e.message)
         return
     await ws.accept()
     await hub_for(ws.app).requester_session(ws, run_id, requester_id)
@@ -116,7 +106,7 @@ async def worker_socket(ws: WebSocket) -> None:
     q = ws.query_params
     assignment_id, worker_id = q.get("assignmentId", ""), q.get("workerId", "")
     if not RUN_ID.match(run_id) or not assignment_id or not worker_id or len(assignment_id) > 64 or len(worker_id) > 64:
-        await _refuse(ws, 4404, "bad_parameters", "Connect with the live page's run id, assignmentId and workerId.")
+        await refuse(ws, 4404, "bad_parameters", "Connect with the live page's run id, assignmentId and workerId.")
         return
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in ws.scope["headers"]}
     bearer = _bearer(headers)
@@ -137,12 +127,9 @@ async def worker_socket(ws: WebSocket) -> None:
         row, problem = await runtime.transaction(check, read_only=True)
     except DataError:
         row, problem = None, "This assignment does not exist."
-    except (DBAPIError, PoolTimeout) as e:
-        await _refuse_unavailable(ws, e)
-        return
     if problem is not None:
         code = 4401 if "token" in problem else 4403
-        await _refuse(ws, code, "not_allowed", problem)
+        await refuse(ws, code, "not_allowed", problem)
         return
     await ws.accept()
     await hub_for(ws.app).worker_session(ws, run_id, assignment_id, worker_id, row.hit_id)
